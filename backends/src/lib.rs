@@ -1,0 +1,151 @@
+//! Where workloads run. One small trait, [`Backend`], and one implementation per platform:
+//! `cpu` (candle-core, with a run-time-loaded OpenBLAS for f32 GEMM when present), and the
+//! accelerators. A backend is workload-level: it prepares a whole point (inputs uploaded,
+//! kernels chosen or loaded), then runs synchronised iterations the harness times.
+//!
+//! A backend whose library or device is missing is an error or a skip with a reason, never a
+//! panic. `unsafe` is allowed only in the FFI modules (`cpu::blas`), each block with a
+//! `// SAFETY:` line.
+#![deny(unsafe_code)]
+
+pub mod cpu;
+mod error;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+pub use error::BackendError;
+use kernels::{HostTensor, Point, Produced};
+
+/// The platforms `bench` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BackendKind {
+    Cpu,
+    Cuda,
+    Neuron,
+}
+
+impl BackendKind {
+    pub const ALL: [BackendKind; 3] = [BackendKind::Cpu, BackendKind::Cuda, BackendKind::Neuron];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "cpu",
+            BackendKind::Cuda => "cuda",
+            BackendKind::Neuron => "neuron",
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for BackendKind {
+    type Err = BackendError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        BackendKind::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| BackendError::UnknownBackend(s.to_string()))
+    }
+}
+
+/// What a backend runs on, recorded in every result file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeviceInfo {
+    pub kind: Option<BackendKind>,
+    /// `bench` for the harness's own kernels; the vendor library's name for a reference run.
+    pub implementation: String,
+    pub device: String,
+    pub device_count: u32,
+    pub runtime_version: Option<String>,
+    pub driver_version: Option<String>,
+    /// True for stand-in runtimes (nrt-sim): such results are never priced.
+    pub simulated: bool,
+    /// Further facts worth keeping (library versions, settings), free-form.
+    pub extra: BTreeMap<String, String>,
+}
+
+/// Options a backend is opened with.
+#[derive(Debug, Clone, Default)]
+pub struct BackendOptions {
+    /// Extra settings by name (`neff_dir`, `cores`, ...), interpreted by the backend.
+    pub settings: BTreeMap<String, String>,
+}
+
+/// One-off costs a prepared point reports beyond its own preparation time.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct OneOff {
+    /// Seconds spent compiling kernels (NVRTC, NEFF load-time compile), if any.
+    pub compile_s: Option<f64>,
+}
+
+/// A platform that can run workload points.
+pub trait Backend {
+    fn info(&self) -> &DeviceInfo;
+
+    /// `Err(reason)` when this backend cannot run the point (the harness records a skip).
+    fn supports(&self, point: &Point) -> Result<(), String>;
+
+    /// Uploads inputs and readies everything one iteration needs.
+    fn prepare<'a>(
+        &'a mut self,
+        point: &Point,
+        inputs: &[HostTensor],
+    ) -> Result<Box<dyn Prepared + 'a>, BackendError>;
+
+    /// Accelerator chips (or CPU sockets) one point occupies; may be fractional.
+    fn devices_used(&self, _point: &Point) -> f64 {
+        1.0
+    }
+}
+
+/// A point ready to run.
+pub trait Prepared {
+    /// One iteration, complete (synchronised) when it returns. Returns the iteration's
+    /// duration in seconds when the backend times it itself (device events); `None` lets
+    /// the harness time it with the wall clock.
+    fn run(&mut self) -> Result<Option<f64>, BackendError>;
+
+    /// The output to check: the result tensor, or every loss recorded so far for training.
+    fn output(&mut self) -> Result<Produced, BackendError>;
+
+    /// The timer that `run` uses: `wall` unless the backend times itself.
+    fn timer(&self) -> &'static str {
+        "wall"
+    }
+
+    fn one_off(&self) -> OneOff {
+        OneOff::default()
+    }
+}
+
+/// Opens a backend, or says clearly why it cannot run here.
+pub fn open(kind: BackendKind, options: &BackendOptions) -> Result<Box<dyn Backend>, BackendError> {
+    let _ = options;
+    match kind {
+        BackendKind::Cpu => Ok(Box::new(cpu::CpuBackend::new()?)),
+        BackendKind::Cuda => Err(BackendError::Unavailable {
+            backend: "cuda",
+            why: "this build has no CUDA backend yet".into(),
+        }),
+        BackendKind::Neuron => Err(BackendError::Unavailable {
+            backend: "neuron",
+            why: "this build has no Neuron backend yet".into(),
+        }),
+    }
+}
+
+/// Whether a backend can run on this machine, and why not, without opening it fully.
+pub fn availability(kind: BackendKind) -> Result<String, String> {
+    match kind {
+        BackendKind::Cpu => Ok(cpu::describe_here()),
+        other => open(other, &BackendOptions::default())
+            .map(|b| b.info().device.clone())
+            .map_err(|e| e.to_string()),
+    }
+}

@@ -1,0 +1,82 @@
+//! The `bench` command line (clap). `bench` with no subcommand means `bench run`. Values that
+//! need a helpful message (backend, suite, workload, dtype, --param) are parsed after clap so
+//! each error names the value and the accepted ones on one line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench",
+    version,
+    about = "Measures matmul, attention and training steps on cpu/cuda/neuron, checks every output against an f64 reference, and records results for pricing",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a suite on a backend (the default when no subcommand is given).
+    Run(Box<RunArgs>),
+    /// List workloads, suites and backends, with whether each backend can run here.
+    List,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Backend: cpu, cuda or neuron.
+    #[arg(long, default_value = "cpu", value_name = "BACKEND")]
+    pub backend: String,
+    /// Suite: quick, standard or full.
+    #[arg(long, default_value = "quick", value_name = "SUITE")]
+    pub suite: String,
+    /// Only these workloads (repeatable or comma-separated): matmul, attention, train-mlp.
+    #[arg(long, value_name = "NAME")]
+    pub workload: Vec<String>,
+    /// Only these dtypes (repeatable or comma-separated): f32, tf32, bf16, f16, fp8_e4m3.
+    #[arg(long, value_name = "DTYPE")]
+    pub dtype: Vec<String>,
+    /// Override a parameter's values, e.g. --param m=2048 --param k=1024,4096 (repeatable).
+    #[arg(long, value_name = "KEY=V[,V..]")]
+    pub param: Vec<String>,
+    /// Directory that receives the run directory.
+    #[arg(long, default_value = "results/runs", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Instance type for pricing (default: read from EC2's DMI data).
+    #[arg(long, value_name = "TYPE")]
+    pub instance: Option<String>,
+    /// Seed of every input.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Sampling time budget per point in seconds (default: the suite's).
+    #[arg(long, value_name = "SECONDS")]
+    pub budget: Option<f64>,
+    /// Warm-up time per point in seconds.
+    #[arg(long, default_value_t = 0.1, value_name = "SECONDS")]
+    pub warmup: f64,
+    /// Target relative half-width of the median's 95% interval.
+    #[arg(long, default_value_t = 0.01, value_name = "FRACTION")]
+    pub target_noise: f64,
+    #[arg(long, default_value_t = 10)]
+    pub min_samples: usize,
+    #[arg(long, default_value_t = 10_000)]
+    pub max_samples: usize,
+    /// Also write each point's inputs, output and f64 reference as .npy files here.
+    #[arg(long, value_name = "DIR")]
+    pub dump: Option<PathBuf>,
+    /// Neuron: directory holding the NEFFs and their manifest.json.
+    #[arg(long, value_name = "DIR")]
+    pub neff_dir: Option<PathBuf>,
+    /// Neuron: NeuronCores to run copies on at once.
+    #[arg(long, value_name = "N")]
+    pub cores: Option<u32>,
+    /// CUDA: GPUs to use (an index list like 0,1 or all).
+    #[arg(long, value_name = "LIST")]
+    pub devices: Option<String>,
+}

@@ -1,0 +1,38 @@
+//! The `bench` binary: parses the command line and maps outcomes to exit codes (0 all ok,
+//! 1 some point failed, 2 usage/configuration/I/O error). Errors print as one line.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use harness::cli::{Cli, Command};
+use harness::run::{run, Outcome};
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("bench: internal error (a bug; please report it with the command line): {info}");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        None => run(&cli.run),
+        Some(Command::Run(args)) => run(&args),
+        Some(Command::List) => {
+            print!("{}", harness::list::render());
+            Ok(Outcome::AllOk)
+        }
+    };
+    match result {
+        Ok(Outcome::AllOk) => ExitCode::SUCCESS,
+        Ok(Outcome::SomeFailed) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! `bench run`: plan the points, open the backend, then for each point execute, record and
+//! flush; print the summary table. Exit status: 0 all points ok (or skipped), 1 some point
+//! failed, 2 for usage/configuration/I/O errors (finished points stay in run.json).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use backends::{BackendKind, BackendOptions};
+
+use crate::cli::RunArgs;
+use crate::dump::Dumper;
+use crate::progress::Progress;
+use crate::runner::{execute_point, MeasureConfig, PointContext};
+use crate::schema::{BackendInfo, RunFile, Status, SCHEMA};
+use crate::store::RunWriter;
+use crate::suite::{plan, Selection, Suite};
+use crate::{clock, provenance, table};
+
+/// How a run ended, when it ran to the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    AllOk,
+    SomeFailed,
+}
+
+fn validate(args: &RunArgs) -> Result<MeasureConfig> {
+    let positive = |name: &str, v: f64| -> Result<()> {
+        if !(v.is_finite() && v > 0.0) {
+            bail!("--{name} {v}: must be a positive number of seconds");
+        }
+        Ok(())
+    };
+    if let Some(b) = args.budget {
+        positive("budget", b)?;
+    }
+    if !(args.warmup.is_finite() && args.warmup >= 0.0) {
+        bail!(
+            "--warmup {}: must be zero or a positive number of seconds",
+            args.warmup
+        );
+    }
+    if !(args.target_noise > 0.0 && args.target_noise < 1.0) {
+        bail!(
+            "--target-noise {}: must be a fraction between 0 and 1, e.g. 0.01",
+            args.target_noise
+        );
+    }
+    if args.min_samples < 2 || args.max_samples < args.min_samples {
+        bail!(
+            "--min-samples {} / --max-samples {}: need 2 <= min <= max",
+            args.min_samples,
+            args.max_samples
+        );
+    }
+    Ok(MeasureConfig {
+        warmup_s: args.warmup,
+        target_rel_ci: args.target_noise,
+        min_samples: args.min_samples,
+        max_samples: args.max_samples,
+        budget_s: args.budget.unwrap_or(0.0),
+        seed: args.seed,
+    })
+}
+
+/// Backend settings from the command line.
+pub fn backend_options(args: &RunArgs) -> BackendOptions {
+    let mut settings = BTreeMap::new();
+    if let Some(d) = &args.neff_dir {
+        settings.insert("neff_dir".into(), d.display().to_string());
+    }
+    if let Some(c) = args.cores {
+        settings.insert("cores".into(), c.to_string());
+    }
+    if let Some(d) = &args.devices {
+        settings.insert("devices".into(), d.clone());
+    }
+    BackendOptions { settings }
+}
+
+fn command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            if a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_=./,:".contains(c))
+            {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn run(args: &RunArgs) -> Result<Outcome> {
+    let kind: BackendKind = args.backend.parse()?;
+    let suite: Suite = args.suite.parse()?;
+    let mut cfg = validate(args)?;
+    if args.budget.is_none() {
+        cfg.budget_s = suite.default_budget_s();
+    }
+    let points = plan(
+        suite,
+        &Selection {
+            workloads: args.workload.clone(),
+            dtypes: args.dtype.clone(),
+            params: args.param.clone(),
+        },
+    )?;
+    if points.is_empty() {
+        bail!("the selection leaves no points to run: widen --workload/--dtype/--param");
+    }
+
+    let t_init = Instant::now();
+    let mut backend = backends::open(kind, &backend_options(args))?;
+    let init_s = t_init.elapsed().as_secs_f64();
+    let info = backend.info().clone();
+
+    let host = provenance::host(args.instance.as_deref());
+    let mut extra = info.extra.clone();
+    for (k, v) in provenance::library_versions() {
+        extra.entry(k).or_insert(v);
+    }
+    let run_file = RunFile {
+        schema: SCHEMA.into(),
+        harness: provenance::harness(),
+        host: host.clone(),
+        backend: BackendInfo {
+            kind: kind.name().into(),
+            implementation: info.implementation.clone(),
+            device: info.device.clone(),
+            device_count: info.device_count,
+            runtime_version: info.runtime_version.clone(),
+            driver_version: info.driver_version.clone(),
+            simulated: info.simulated,
+            extra,
+        },
+        command: command_line(),
+        started_at: clock::now_rfc3339(),
+        finished_at: None,
+        settings: settings(&cfg, suite),
+        env: provenance::relevant_env(),
+        points: Vec::new(),
+    };
+    let label = host
+        .instance_type
+        .clone()
+        .unwrap_or_else(|| host.hostname.clone());
+    let name = sanitize(&format!("{}-{}-{}", clock::now_stamp(), kind, label));
+    let mut writer = RunWriter::create(&args.out, &name, run_file)?;
+    let mut dumper = args.dump.as_deref().map(Dumper::new).transpose()?;
+    eprintln!(
+        "bench: {} points of the {suite} suite on {kind} ({}); writing {}",
+        points.len(),
+        info.device,
+        writer.dir().join("run.json").display()
+    );
+
+    let mut progress = Progress::new(points.len());
+    let mut fatal = None;
+    for (seq, point) in points.iter().enumerate() {
+        progress.start(&point.id());
+        let id = point.id();
+        let mut hook = |inputs: &[kernels::HostTensor],
+                        produced: Option<&kernels::Produced>,
+                        expected: &kernels::Expected| {
+            match dumper.as_mut() {
+                Some(d) => d.dump(seq, &id, inputs, produced, expected),
+                None => Ok(()),
+            }
+        };
+        let mut ctx = PointContext {
+            measure: cfg,
+            init_s,
+            on_checked: Some(&mut hook),
+        };
+        match execute_point(backend.as_mut(), point, &mut ctx) {
+            Ok(rec) => {
+                progress.finish_point(&rec);
+                writer.push(rec)?;
+            }
+            Err(e) => {
+                fatal = Some(e.context(format!("point {id}")));
+                break;
+            }
+        }
+    }
+    progress.finish();
+    writer.finish(clock::now_rfc3339())?;
+    print!("{}", table::render(&writer.run().points));
+    println!("results: {}", writer.dir().join("run.json").display());
+    if let Some(e) = fatal {
+        return Err(e.context(format!(
+            "run stopped; finished points are kept in {}",
+            writer.dir().join("run.json").display()
+        )));
+    }
+    let failed = writer
+        .run()
+        .points
+        .iter()
+        .any(|p| p.status == Status::Failed);
+    Ok(if failed {
+        Outcome::SomeFailed
+    } else {
+        Outcome::AllOk
+    })
+}
+
+fn settings(cfg: &MeasureConfig, suite: Suite) -> BTreeMap<String, serde_json::Value> {
+    let mut s = BTreeMap::new();
+    s.insert("suite".into(), suite.name().into());
+    s.insert("seed".into(), cfg.seed.into());
+    s.insert("warmup_s".into(), cfg.warmup_s.into());
+    s.insert("budget_s".into(), cfg.budget_s.into());
+    s.insert("target_rel_ci".into(), cfg.target_rel_ci.into());
+    s.insert("min_samples".into(), cfg.min_samples.into());
+    s.insert("max_samples".into(), cfg.max_samples.into());
+    s.insert(
+        "cache".into(),
+        "inputs stay resident; CPU caches are not flushed between samples".into(),
+    );
+    s
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,214 @@
+//! The result file contract (`bench.run/1`, see DESIGN.md): the types every writer and every
+//! renderer share. Field names are the contract; add fields freely, rename none without
+//! bumping [`SCHEMA`]. Readers reject other schema versions with a clear error.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA: &str = "bench.run/1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunFile {
+    pub schema: String,
+    pub harness: HarnessInfo,
+    pub host: HostInfo,
+    pub backend: BackendInfo,
+    pub command: String,
+    pub started_at: String,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    /// Measurement settings in force (warm-up, budget, target noise, seed).
+    #[serde(default)]
+    pub settings: BTreeMap<String, serde_json::Value>,
+    /// Environment variables that affect results (BENCH_*, thread counts, device selection).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub points: Vec<PointRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HarnessInfo {
+    pub version: String,
+    pub git_commit: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub hostname: String,
+    pub cpu: String,
+    pub cores: u32,
+    pub memory_bytes: u64,
+    pub os: String,
+    pub instance_type: Option<String>,
+    pub instance_type_source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendInfo {
+    pub kind: String,
+    pub implementation: String,
+    pub device: String,
+    pub device_count: u32,
+    pub runtime_version: Option<String>,
+    pub driver_version: Option<String>,
+    pub simulated: bool,
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointRecord {
+    pub id: String,
+    pub workload: String,
+    pub params: BTreeMap<String, u64>,
+    pub dtype: String,
+    pub status: Status,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub flops: f64,
+    pub bytes: f64,
+    pub devices_used: f64,
+    #[serde(default)]
+    pub check: Option<Check>,
+    #[serde(default)]
+    pub timer: Option<String>,
+    #[serde(default)]
+    pub samples_s: Vec<f64>,
+    #[serde(default)]
+    pub stats: Option<Stats>,
+    #[serde(default)]
+    pub throughput: Option<Throughput>,
+    #[serde(default)]
+    pub one_off_s: OneOffS,
+    #[serde(default)]
+    pub train: Option<Train>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// Largest error relative to the reference's RMS (training: relative loss difference);
+    /// `null` when infinite (NaN or Inf in the output).
+    pub max_rel_err: Option<f64>,
+    pub tolerance: f64,
+    pub passed: bool,
+    /// Output elements (or loss steps) compared with the f64 reference.
+    #[serde(default)]
+    pub checked: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub n: usize,
+    pub median_s: f64,
+    pub mean_s: f64,
+    pub stdev_s: f64,
+    pub mad_s: f64,
+    pub ci95_low_s: f64,
+    pub ci95_high_s: f64,
+    pub outliers: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    pub flop_per_s: f64,
+    pub items_per_s: f64,
+    pub item: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OneOffS {
+    /// Backend start-up (library load, device context), shared by the run's points.
+    #[serde(default)]
+    pub init: Option<f64>,
+    /// Preparing this point: inputs uploaded, buffers allocated, NEFF loaded.
+    #[serde(default)]
+    pub load: Option<f64>,
+    #[serde(default)]
+    pub compile: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Train {
+    pub steps: usize,
+    /// The loss after every step run, check steps first, then warm-up and timed steps
+    /// (`null` where a step produced NaN or Inf).
+    #[serde(with = "nan_as_null")]
+    pub losses: Vec<f64>,
+    #[serde(default)]
+    pub optimizer: Option<String>,
+    /// Leading steps compared with the f64 reference.
+    #[serde(default)]
+    pub checked_steps: usize,
+}
+
+/// JSON has no NaN: non-finite values are written as `null` and read back as NaN.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|x| x.is_finite().then_some(*x)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        let v: Vec<Option<f64>> = Vec::deserialize(d)?;
+        Ok(v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+    }
+}
+
+/// Problems reading a result file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid bench result file ({source}); was it truncated or edited? Re-run the benchmark or restore the file")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("{path} has schema '{found}', this bench reads '{SCHEMA}': use the bench version that wrote it")]
+    Schema { path: String, found: String },
+}
+
+/// Reads and validates a run.json (or a run directory holding one).
+pub fn read_run(path: &Path) -> Result<RunFile, ReadError> {
+    let file = if path.is_dir() {
+        path.join("run.json")
+    } else {
+        path.to_path_buf()
+    };
+    let shown = file.display().to_string();
+    let text = std::fs::read_to_string(&file).map_err(|source| ReadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| ReadError::Parse {
+            path: shown.clone(),
+            source,
+        })?;
+    let found = value
+        .get("schema")
+        .and_then(|s| s.as_str())
+        .unwrap_or("(none)")
+        .to_string();
+    if found != SCHEMA {
+        return Err(ReadError::Schema { path: shown, found });
+    }
+    serde_json::from_value(value).map_err(|source| ReadError::Parse {
+        path: shown,
+        source,
+    })
+}

@@ -1,0 +1,380 @@
+//! A point: one workload at one set of parameters and one dtype, the unit that is prepared,
+//! checked, timed and recorded. Its id (`matmul/m=2048,n=2048,k=2048/bf16`) pairs like-for-like
+//! points across runs from different machines, so it is built only here.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::attention::Attention;
+use crate::check::{check_losses, check_output, CheckResult, Reference};
+use crate::dtype::DType;
+use crate::matmul::Matmul;
+use crate::mlp::TrainMlp;
+use crate::tensor::HostTensor;
+
+/// The kinds of workload, by their command-line names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WorkloadKind {
+    Matmul,
+    Attention,
+    TrainMlp,
+}
+
+impl WorkloadKind {
+    pub const ALL: [WorkloadKind; 3] = [
+        WorkloadKind::Matmul,
+        WorkloadKind::Attention,
+        WorkloadKind::TrainMlp,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Matmul => "matmul",
+            WorkloadKind::Attention => "attention",
+            WorkloadKind::TrainMlp => "train-mlp",
+        }
+    }
+
+    /// Parameter names in the order they appear in point ids.
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            WorkloadKind::Matmul => Matmul::KEYS,
+            WorkloadKind::Attention => Attention::KEYS,
+            WorkloadKind::TrainMlp => TrainMlp::KEYS,
+        }
+    }
+
+    /// One line for `bench list`.
+    pub fn summary(self) -> &'static str {
+        match self {
+            WorkloadKind::Matmul => "C = A·B; FLOPs 2·m·n·k",
+            WorkloadKind::Attention => {
+                "softmax(Q·Kᵀ/√d, causal=0|1)·V; FLOPs 4·b·h·s²·d, halved when causal"
+            }
+            WorkloadKind::TrainMlp => {
+                "one SGD-momentum step of a ReLU MLP classifier; FLOPs ≈ 6·parameters·batch"
+            }
+        }
+    }
+
+    pub fn is_training(self) -> bool {
+        matches!(self, WorkloadKind::TrainMlp)
+    }
+}
+
+impl fmt::Display for WorkloadKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for WorkloadKind {
+    type Err = PointError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        WorkloadKind::ALL
+            .into_iter()
+            .find(|w| w.name() == s)
+            .ok_or_else(|| PointError::UnknownWorkload(s.to_string()))
+    }
+}
+
+/// A workload with its typed parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    Matmul(Matmul),
+    Attention(Attention),
+    TrainMlp(TrainMlp),
+}
+
+/// Problems building a point from user-supplied values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PointError {
+    #[error("unknown workload '{0}': use one of matmul, attention, train-mlp")]
+    UnknownWorkload(String),
+    #[error("workload {workload} has no parameter '{key}': its parameters are {valid}")]
+    UnknownParam {
+        workload: &'static str,
+        key: String,
+        valid: String,
+    },
+    #[error("workload {workload} needs parameter '{key}'")]
+    MissingParam { workload: &'static str, key: String },
+    #[error("parameter {key}={value} of {workload} is out of range: {why}")]
+    OutOfRange {
+        workload: &'static str,
+        key: String,
+        value: u64,
+        why: &'static str,
+    },
+}
+
+/// One workload point: what is computed and in which dtype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Point {
+    pub workload: Workload,
+    pub dtype: DType,
+}
+
+impl Point {
+    /// Builds a point from named parameters, checking names and ranges.
+    pub fn new(
+        kind: WorkloadKind,
+        params: &BTreeMap<String, u64>,
+        dtype: DType,
+    ) -> Result<Point, PointError> {
+        let keys = kind.keys();
+        if let Some(bad) = params.keys().find(|k| !keys.contains(&k.as_str())) {
+            return Err(PointError::UnknownParam {
+                workload: kind.name(),
+                key: bad.clone(),
+                valid: keys.join(", "),
+            });
+        }
+        let get = |key: &str| -> Result<u64, PointError> {
+            params
+                .get(key)
+                .copied()
+                .ok_or_else(|| PointError::MissingParam {
+                    workload: kind.name(),
+                    key: key.to_string(),
+                })
+        };
+        let range = |key: &str, value: u64, ok: bool, why: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(PointError::OutOfRange {
+                    workload: kind.name(),
+                    key: key.to_string(),
+                    value,
+                    why,
+                })
+            }
+        };
+        let positive = |key: &str| -> Result<u64, PointError> {
+            let v = get(key)?;
+            range(key, v, v >= 1, "must be at least 1")?;
+            range(key, v, v <= 1 << 20, "must be at most 1048576")?;
+            Ok(v)
+        };
+        let workload = match kind {
+            WorkloadKind::Matmul => Workload::Matmul(Matmul {
+                m: positive("m")?,
+                n: positive("n")?,
+                k: positive("k")?,
+            }),
+            WorkloadKind::Attention => {
+                let causal = get("causal")?;
+                range("causal", causal, causal <= 1, "must be 0 or 1")?;
+                Workload::Attention(Attention {
+                    b: positive("b")?,
+                    h: positive("h")?,
+                    s: positive("s")?,
+                    d: positive("d")?,
+                    causal: causal == 1,
+                })
+            }
+            WorkloadKind::TrainMlp => {
+                let classes = positive("classes")?;
+                range("classes", classes, classes >= 2, "needs at least 2 classes")?;
+                Workload::TrainMlp(TrainMlp {
+                    layers: positive("layers")?,
+                    width: positive("width")?,
+                    batch: positive("batch")?,
+                    classes,
+                })
+            }
+        };
+        Ok(Point { workload, dtype })
+    }
+
+    pub fn kind(&self) -> WorkloadKind {
+        match self.workload {
+            Workload::Matmul(_) => WorkloadKind::Matmul,
+            Workload::Attention(_) => WorkloadKind::Attention,
+            Workload::TrainMlp(_) => WorkloadKind::TrainMlp,
+        }
+    }
+
+    /// Parameters in id order.
+    pub fn params(&self) -> Vec<(&'static str, u64)> {
+        match self.workload {
+            Workload::Matmul(p) => vec![("m", p.m), ("n", p.n), ("k", p.k)],
+            Workload::Attention(p) => vec![
+                ("b", p.b),
+                ("h", p.h),
+                ("s", p.s),
+                ("d", p.d),
+                ("causal", p.causal as u64),
+            ],
+            Workload::TrainMlp(p) => vec![
+                ("layers", p.layers),
+                ("width", p.width),
+                ("batch", p.batch),
+                ("classes", p.classes),
+            ],
+        }
+    }
+
+    /// The stable id that pairs this point across runs.
+    pub fn id(&self) -> String {
+        let params: Vec<String> = self
+            .params()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!("{}/{}/{}", self.kind(), params.join(","), self.dtype)
+    }
+
+    /// Floating-point operations per iteration.
+    pub fn flops(&self) -> f64 {
+        match self.workload {
+            Workload::Matmul(p) => p.flops(),
+            Workload::Attention(p) => p.flops(),
+            Workload::TrainMlp(p) => p.flops(),
+        }
+    }
+
+    /// Bytes of memory traffic per iteration (compulsory traffic; see each workload).
+    pub fn bytes(&self) -> f64 {
+        match self.workload {
+            Workload::Matmul(p) => p.bytes(self.dtype),
+            Workload::Attention(p) => p.bytes(self.dtype),
+            Workload::TrainMlp(p) => p.bytes(self.dtype),
+        }
+    }
+
+    /// Work items per iteration and their unit, for throughput and price per item.
+    pub fn items(&self) -> (f64, &'static str) {
+        match self.workload {
+            Workload::Matmul(_) => (1.0, "matmuls"),
+            Workload::Attention(p) => (p.tokens(), "tokens"),
+            Workload::TrainMlp(p) => (p.batch as f64, "samples"),
+        }
+    }
+
+    /// Seeded inputs for this point.
+    pub fn inputs(&self, seed: u64) -> Vec<HostTensor> {
+        match self.workload {
+            Workload::Matmul(p) => p.inputs(self.dtype, seed),
+            Workload::Attention(p) => p.inputs(self.dtype, seed),
+            Workload::TrainMlp(p) => p.inputs(self.dtype, seed),
+        }
+    }
+
+    /// Steps a training point replays for its check (0 for other workloads).
+    pub fn check_steps(&self) -> usize {
+        match self.workload {
+            Workload::TrainMlp(p) => p.check_steps(),
+            _ => 0,
+        }
+    }
+
+    pub fn tolerance(&self) -> f64 {
+        match self.workload {
+            Workload::Matmul(_) => Matmul::tolerance(self.dtype),
+            Workload::Attention(_) => Attention::tolerance(self.dtype),
+            Workload::TrainMlp(_) => TrainMlp::tolerance(self.dtype),
+        }
+    }
+
+    /// The f64 reference: the output tensor, or for training the loss after each check step.
+    pub fn reference(&self, inputs: &[HostTensor]) -> Expected {
+        match self.workload {
+            Workload::Matmul(p) => Expected::Tensor(p.reference(inputs)),
+            Workload::Attention(p) => Expected::Tensor(p.reference(inputs)),
+            Workload::TrainMlp(p) => Expected::Losses(p.reference_losses(inputs, p.check_steps())),
+        }
+    }
+}
+
+/// What a correct backend must produce.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expected {
+    Tensor(Reference),
+    Losses(Vec<f64>),
+}
+
+/// What a backend produced, for the check.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Produced {
+    Tensor(Vec<f32>),
+    Losses(Vec<f64>),
+}
+
+impl Expected {
+    /// The correctness gate for one point.
+    pub fn check(&self, produced: &Produced, tolerance: f64) -> CheckResult {
+        match (self, produced) {
+            (Expected::Tensor(r), Produced::Tensor(o)) => check_output(o, r, tolerance),
+            (Expected::Losses(r), Produced::Losses(l)) => check_losses(l, r, tolerance),
+            _ => CheckResult {
+                max_rel_err: f64::INFINITY,
+                tolerance,
+                passed: false,
+                checked: 0,
+                detail: Some("the backend returned the wrong kind of output".into()),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(kv: &[(&str, u64)]) -> BTreeMap<String, u64> {
+        kv.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn ids_are_stable_and_ordered() {
+        let p = Point::new(
+            WorkloadKind::Matmul,
+            &params(&[("k", 3), ("m", 1), ("n", 2)]),
+            DType::Bf16,
+        )
+        .unwrap();
+        assert_eq!(p.id(), "matmul/m=1,n=2,k=3/bf16");
+        let a = Point::new(
+            WorkloadKind::Attention,
+            &params(&[("b", 1), ("h", 2), ("s", 3), ("d", 4), ("causal", 1)]),
+            DType::F16,
+        )
+        .unwrap();
+        assert_eq!(a.id(), "attention/b=1,h=2,s=3,d=4,causal=1/f16");
+    }
+
+    #[test]
+    fn bad_params_are_named() {
+        let e = Point::new(
+            WorkloadKind::Matmul,
+            &params(&[("m", 1), ("n", 1), ("q", 1)]),
+            DType::F32,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("'q'") && e.to_string().contains("m, n, k"));
+        let e = Point::new(
+            WorkloadKind::Matmul,
+            &params(&[("m", 1), ("n", 1)]),
+            DType::F32,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("needs parameter 'k'"));
+        let e = Point::new(
+            WorkloadKind::Matmul,
+            &params(&[("m", 0), ("n", 1), ("k", 1)]),
+            DType::F32,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("m=0"));
+        assert!("conv".parse::<WorkloadKind>().is_err());
+    }
+
+    #[test]
+    fn mismatched_output_kind_fails_the_gate() {
+        let e = Expected::Losses(vec![1.0]);
+        assert!(!e.check(&Produced::Tensor(vec![1.0]), 1.0).passed);
+    }
+}
