@@ -4,11 +4,13 @@
 //! kernels chosen or loaded), then runs synchronised iterations the harness times.
 //!
 //! A backend whose library or device is missing is an error or a skip with a reason, never a
-//! panic. `unsafe` is allowed only in the FFI modules (`cpu::blas`), each block with a
+//! panic. `unsafe` is allowed only in the FFI modules (`cpu::blas`; `cuda::{probe, driver, lt,
+//! nvrtc}`), each block with a
 //! `// SAFETY:` line.
 #![deny(unsafe_code)]
 
 pub mod cpu;
+pub mod cuda;
 mod error;
 
 use std::collections::BTreeMap;
@@ -122,6 +124,53 @@ pub trait Prepared {
     fn one_off(&self) -> OneOff {
         OneOff::default()
     }
+
+    /// Device telemetry (clocks, power, temperature, throttling) sampled while the point ran,
+    /// when the backend collects it.
+    fn telemetry(&mut self) -> Option<Telemetry> {
+        None
+    }
+}
+
+/// Device telemetry sampled during one point (the CUDA backend's NVML sampler).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Telemetry {
+    /// `nvml`, or `absent` (with `absent_reason`).
+    pub source: String,
+    pub absent_reason: Option<String>,
+    pub samples: usize,
+    pub interval_s: f64,
+    /// Metric (`sm_clock_mhz`, `mem_clock_mhz`, `power_w`, `temperature_c`) → [min, median, max].
+    pub metrics: BTreeMap<String, [f64; 3]>,
+    /// Metrics the device did not report, with the library's reason.
+    pub absent_metrics: BTreeMap<String, String>,
+    /// Clock-throttle reasons seen in any sample (GPU idle excluded).
+    pub throttle_reasons: Vec<String>,
+}
+
+impl Telemetry {
+    /// Several devices' telemetry as one: min of mins, max of maxes, the larger median,
+    /// reasons and absences united.
+    pub fn merge(mut self, other: &Telemetry) -> Telemetry {
+        self.samples += other.samples;
+        for (k, o) in &other.metrics {
+            let e = self.metrics.entry(k.clone()).or_insert(*o);
+            *e = [e[0].min(o[0]), e[1].max(o[1]), e[2].max(o[2])];
+        }
+        for (k, v) in &other.absent_metrics {
+            self.absent_metrics.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for r in &other.throttle_reasons {
+            if !self.throttle_reasons.contains(r) {
+                self.throttle_reasons.push(r.clone());
+            }
+        }
+        if self.source != "nvml" && other.source == "nvml" {
+            self.source = other.source.clone();
+            self.absent_reason = None;
+        }
+        self
+    }
 }
 
 /// Opens a backend, or says clearly why it cannot run here.
@@ -129,10 +178,7 @@ pub fn open(kind: BackendKind, options: &BackendOptions) -> Result<Box<dyn Backe
     let _ = options;
     match kind {
         BackendKind::Cpu => Ok(Box::new(cpu::CpuBackend::new()?)),
-        BackendKind::Cuda => Err(BackendError::Unavailable {
-            backend: "cuda",
-            why: "this build has no CUDA backend yet".into(),
-        }),
+        BackendKind::Cuda => cuda::open(options),
         BackendKind::Neuron => Err(BackendError::Unavailable {
             backend: "neuron",
             why: "this build has no Neuron backend yet".into(),
@@ -144,6 +190,7 @@ pub fn open(kind: BackendKind, options: &BackendOptions) -> Result<Box<dyn Backe
 pub fn availability(kind: BackendKind) -> Result<String, String> {
     match kind {
         BackendKind::Cpu => Ok(cpu::describe_here()),
+        BackendKind::Cuda => cuda::describe_here(),
         other => open(other, &BackendOptions::default())
             .map(|b| b.info().device.clone())
             .map_err(|e| e.to_string()),

@@ -155,6 +155,7 @@ pub fn execute_point(
         Err(e) if e.is_fatal() => return Err(e.into()),
         Err(e) => return Ok(failed(rec, format!("failed while timing: {e}"))),
     };
+    rec.telemetry = prep.telemetry().map(Into::into);
     if point.kind().is_training() {
         match prep.output() {
             Ok(Produced::Losses(l)) => rec.train = Some(train_record(point, l)),
@@ -238,6 +239,7 @@ pub fn blank_record(point: &Point, devices_used: f64) -> PointRecord {
         throughput: None,
         one_off_s: OneOffS::default(),
         train: None,
+        telemetry: None,
     }
 }
 

@@ -92,6 +92,42 @@ pub struct PointRecord {
     pub one_off_s: OneOffS,
     #[serde(default)]
     pub train: Option<Train>,
+    /// Device telemetry sampled while the point ran (CUDA: NVML clocks, power, temperature,
+    /// throttle reasons), or `source: "absent"` with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<Telemetry>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Telemetry {
+    pub source: String,
+    #[serde(default)]
+    pub absent_reason: Option<String>,
+    #[serde(default)]
+    pub samples: usize,
+    #[serde(default)]
+    pub interval_s: f64,
+    /// Metric → [min, median, max] over the samples.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, [f64; 3]>,
+    #[serde(default)]
+    pub absent_metrics: BTreeMap<String, String>,
+    #[serde(default)]
+    pub throttle_reasons: Vec<String>,
+}
+
+impl From<backends::Telemetry> for Telemetry {
+    fn from(t: backends::Telemetry) -> Self {
+        Telemetry {
+            source: t.source,
+            absent_reason: t.absent_reason,
+            samples: t.samples,
+            interval_s: t.interval_s,
+            metrics: t.metrics,
+            absent_metrics: t.absent_metrics,
+            throttle_reasons: t.throttle_reasons,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

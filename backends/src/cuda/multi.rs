@@ -1,0 +1,325 @@
+//! `--devices all` (or a list): one worker thread per GPU, each owning a single-GPU
+//! [`CudaBackend`] (context, cuBLASLt handle, compiled kernels). Every worker prepares and runs
+//! the same seeded point at the same time on its GPU. N GPUs do N iterations' work in the
+//! slowest GPU's event time, so a sample is that time ÷ N (the time per iteration across the
+//! GPUs, the convention the neuron backend uses for several cores) and `devices_used` is N:
+//! price × devices × time then costs exactly the GPUs used. Every GPU's output must agree with GPU 0's (which then goes
+//! through the correctness gate), so a faulty GPU fails the point.
+
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use kernels::{HostTensor, Point, Produced};
+
+use super::probe::Found;
+use super::CudaBackend;
+use crate::{Backend, BackendError, DeviceInfo, OneOff, Prepared, Telemetry};
+
+enum Cmd {
+    Prepare(Point, Arc<Vec<HostTensor>>),
+    Run,
+    Output,
+    Telemetry,
+    Release,
+}
+
+enum Reply {
+    Prepared(Result<(&'static str, OneOff), BackendError>),
+    Ran(Result<Option<f64>, BackendError>),
+    Output(Result<Produced, BackendError>),
+    Telemetry(Option<Telemetry>),
+}
+
+struct Worker {
+    tx: Sender<Cmd>,
+    rx: Receiver<Reply>,
+    handle: Option<JoinHandle<()>>,
+}
+
+fn serve(mut backend: CudaBackend, rx: Receiver<Cmd>, tx: Sender<Reply>) {
+    while let Ok(cmd) = rx.recv() {
+        let Cmd::Prepare(point, inputs) = cmd else {
+            continue;
+        };
+        let mut prep = match backend.prepare(&point, &inputs) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = tx.send(Reply::Prepared(Err(e)));
+                continue;
+            }
+        };
+        let _ = tx.send(Reply::Prepared(Ok((prep.timer(), prep.one_off()))));
+        while let Ok(cmd) = rx.recv() {
+            let reply = match cmd {
+                Cmd::Run => Reply::Ran(prep.run()),
+                Cmd::Output => Reply::Output(prep.output()),
+                Cmd::Telemetry => Reply::Telemetry(prep.telemetry()),
+                Cmd::Release | Cmd::Prepare(..) => break,
+            };
+            if tx.send(reply).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Several GPUs driven together.
+pub struct MultiGpu {
+    info: DeviceInfo,
+    first: super::CudaBackendFacts,
+    workers: Vec<Worker>,
+}
+
+impl MultiGpu {
+    pub fn open(devices: Vec<usize>, found: Found) -> Result<Self, BackendError> {
+        let mut workers = Vec::new();
+        let mut infos = Vec::new();
+        for d in devices.iter().copied() {
+            let (ctx, crx) = channel();
+            let (rtx, rrx) = channel();
+            let (itx, irx) = channel();
+            let f = found.clone();
+            let handle = std::thread::spawn(move || match CudaBackend::open_one(d, &f) {
+                Ok(b) => {
+                    let _ = itx.send(Ok((b.info.clone(), b.facts())));
+                    serve(b, crx, rtx);
+                }
+                Err(e) => {
+                    let _ = itx.send(Err(e));
+                }
+            });
+            let info = irx.recv().map_err(|_| BackendError::Unavailable {
+                backend: "cuda",
+                why: format!("the worker for GPU {d} died while opening it"),
+            })??;
+            infos.push(info);
+            workers.push(Worker {
+                tx: ctx,
+                rx: rrx,
+                handle: Some(handle),
+            });
+        }
+        let (mut info, first) = infos[0].clone();
+        let names: Vec<String> = infos.iter().map(|(i, _)| i.device.clone()).collect();
+        if names.iter().any(|n| n != &names[0]) {
+            return Err(BackendError::Config(format!(
+                "--devices mixes GPU models ({}): run each model separately",
+                names.join(", ")
+            )));
+        }
+        info.extra.insert(
+            "gpu_indices".into(),
+            devices
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        info.extra.remove("gpu_index");
+        info.extra
+            .insert("workers".into(), devices.len().to_string());
+        Ok(MultiGpu {
+            info,
+            first,
+            workers,
+        })
+    }
+
+    fn all(&self, make: impl Fn() -> Cmd) -> Vec<Result<Reply, BackendError>> {
+        for w in &self.workers {
+            let _ = w.tx.send(make());
+        }
+        self.workers
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                w.rx.recv()
+                    .map_err(|_| BackendError::Point(format!("the worker for GPU #{i} died")))
+            })
+            .collect()
+    }
+}
+
+impl Drop for MultiGpu {
+    fn drop(&mut self) {
+        for w in &mut self.workers {
+            let (dead_tx, _) = channel();
+            drop(std::mem::replace(&mut w.tx, dead_tx));
+            if let Some(h) = w.handle.take() {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+impl Backend for MultiGpu {
+    fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn supports(&self, point: &Point) -> Result<(), String> {
+        super::supports_on(self.first.cc, point)
+    }
+
+    fn prepare<'a>(
+        &'a mut self,
+        point: &Point,
+        inputs: &[HostTensor],
+    ) -> Result<Box<dyn Prepared + 'a>, BackendError> {
+        let shared = Arc::new(inputs.to_vec());
+        let replies = self.all(|| Cmd::Prepare(*point, shared.clone()));
+        let mut first = None;
+        let mut err = None;
+        for r in replies {
+            match r {
+                Ok(Reply::Prepared(Ok(x))) => {
+                    first.get_or_insert(x);
+                }
+                Ok(Reply::Prepared(Err(e))) | Err(e) => {
+                    err.get_or_insert(e);
+                }
+                Ok(_) => {
+                    err.get_or_insert(BackendError::Point("worker protocol error".into()));
+                }
+            }
+        }
+        if let Some(e) = err {
+            for w in &self.workers {
+                let _ = w.tx.send(Cmd::Release);
+            }
+            return Err(e);
+        }
+        let (timer, one_off) = first.unwrap_or(("cuda_event", OneOff::default()));
+        Ok(Box::new(MultiPrepared {
+            gpus: self,
+            timer,
+            one_off,
+        }))
+    }
+
+    fn devices_used(&self, _point: &Point) -> f64 {
+        self.workers.len() as f64
+    }
+}
+
+struct MultiPrepared<'a> {
+    gpus: &'a MultiGpu,
+    timer: &'static str,
+    one_off: OneOff,
+}
+
+impl Drop for MultiPrepared<'_> {
+    fn drop(&mut self) {
+        for w in &self.gpus.workers {
+            let _ = w.tx.send(Cmd::Release);
+        }
+    }
+}
+
+/// Largest |a − b| / (|b| + rms(b)) over two outputs.
+fn disagreement(a: &Produced, b: &Produced) -> f64 {
+    let (x, y): (Vec<f64>, Vec<f64>) = match (a, b) {
+        (Produced::Tensor(x), Produced::Tensor(y)) => (
+            x.iter().map(|&v| v as f64).collect(),
+            y.iter().map(|&v| v as f64).collect(),
+        ),
+        (Produced::Losses(x), Produced::Losses(y)) => (x.clone(), y.clone()),
+        _ => return f64::INFINITY,
+    };
+    if x.len() != y.len() {
+        return f64::INFINITY;
+    }
+    let rms = (y.iter().map(|v| v * v).sum::<f64>() / y.len().max(1) as f64).sqrt();
+    x.iter()
+        .zip(&y)
+        .map(|(a, b)| (a - b).abs() / (b.abs() + rms + f64::MIN_POSITIVE))
+        .fold(
+            0.0,
+            |m, e| if e.is_nan() { f64::INFINITY } else { m.max(e) },
+        )
+}
+
+/// GPUs may differ in summation order (atomics in the training step), not more.
+const AGREEMENT: f64 = 1e-2;
+
+impl Prepared for MultiPrepared<'_> {
+    fn run(&mut self) -> Result<Option<f64>, BackendError> {
+        let mut slowest: Option<f64> = None;
+        for r in self.gpus.all(|| Cmd::Run) {
+            match r? {
+                Reply::Ran(Ok(t)) => {
+                    slowest = match (slowest, t) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => a.or(b),
+                    }
+                }
+                Reply::Ran(Err(e)) => return Err(e),
+                _ => return Err(BackendError::Point("worker protocol error".into())),
+            }
+        }
+        Ok(slowest.map(|t| t / self.gpus.workers.len() as f64))
+    }
+
+    fn output(&mut self) -> Result<Produced, BackendError> {
+        let mut outs = Vec::new();
+        for r in self.gpus.all(|| Cmd::Output) {
+            match r? {
+                Reply::Output(o) => outs.push(o?),
+                _ => return Err(BackendError::Point("worker protocol error".into())),
+            }
+        }
+        for (i, o) in outs.iter().enumerate().skip(1) {
+            let d = disagreement(o, &outs[0]);
+            if d > AGREEMENT {
+                return Err(BackendError::Point(format!(
+                    "GPU #{i} disagrees with GPU #0 (max relative difference {d:.3e})"
+                )));
+            }
+        }
+        Ok(outs.swap_remove(0))
+    }
+
+    fn timer(&self) -> &'static str {
+        self.timer
+    }
+
+    fn one_off(&self) -> OneOff {
+        self.one_off
+    }
+
+    fn telemetry(&mut self) -> Option<Telemetry> {
+        let mut merged: Option<Telemetry> = None;
+        for r in self.gpus.all(|| Cmd::Telemetry) {
+            if let Ok(Reply::Telemetry(Some(t))) = r {
+                merged = Some(match merged {
+                    None => t,
+                    Some(m) => m.merge(&t),
+                });
+            }
+        }
+        merged
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disagreement_is_relative_and_catches_mismatches() {
+        let a = Produced::Tensor(vec![1.0, 2.0, 3.0]);
+        assert_eq!(disagreement(&a, &a), 0.0);
+        let b = Produced::Tensor(vec![1.0, 2.0, 3.5]);
+        assert!(disagreement(&a, &b) > AGREEMENT);
+        let c = Produced::Tensor(vec![1.0, 2.0]);
+        assert!(disagreement(&a, &c).is_infinite());
+        let l = Produced::Losses(vec![2.3, 2.2]);
+        assert!(disagreement(&a, &l).is_infinite());
+        assert!(disagreement(
+            &Produced::Tensor(vec![f32::NAN]),
+            &Produced::Tensor(vec![1.0])
+        )
+        .is_infinite());
+    }
+}
