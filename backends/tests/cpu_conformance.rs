@@ -34,6 +34,18 @@ fn points() -> Vec<Point> {
             &[("layers", 2), ("width", 32), ("batch", 16), ("classes", 5)],
             d,
         ));
+        v.push(point(
+            WorkloadKind::TrainGpt,
+            &[
+                ("d_model", 16),
+                ("layers", 2),
+                ("heads", 2),
+                ("seq", 8),
+                ("vocab", 29),
+                ("batch", 3),
+            ],
+            d,
+        ));
     }
     v
 }

@@ -205,7 +205,7 @@ fn train_record(point: &Point, losses: Vec<f64>) -> Train {
     Train {
         steps: losses.len(),
         losses,
-        optimizer: Some(kernels::mlp::OPTIMIZER.to_string()),
+        optimizer: point.optimizer().map(str::to_string),
         checked_steps: point.check_steps(),
     }
 }

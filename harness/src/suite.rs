@@ -29,7 +29,7 @@ impl Suite {
     pub fn summary(self) -> &'static str {
         match self {
             Suite::Quick => "every workload at 2-3 small sizes; under a minute on a 2-core CPU",
-            Suite::Standard => "sizes that fill one accelerator (matmul to 16384, attention s to 8192, MLP width to 8192)",
+            Suite::Standard => "sizes that fill one accelerator (matmul to 16384, attention s to 8192, MLP width to 8192, GPT 42M-110M parameters)",
             Suite::Full => "sweeps over powers of two for every workload and dtype",
         }
     }
@@ -87,6 +87,18 @@ impl Suite {
                     ],
                     &["f32"],
                 ),
+                g(
+                    TrainGpt,
+                    &[
+                        ("d_model", &[64]),
+                        ("layers", &[2]),
+                        ("heads", &[4]),
+                        ("seq", &[32, 64]),
+                        ("vocab", &[256]),
+                        ("batch", &[4]),
+                    ],
+                    &["f32"],
+                ),
             ],
             Suite::Standard => vec![
                 g(
@@ -127,6 +139,30 @@ impl Suite {
                     ],
                     &["bf16", "f32"],
                 ),
+                g(
+                    TrainGpt,
+                    &[
+                        ("d_model", &[512]),
+                        ("layers", &[8]),
+                        ("heads", &[8]),
+                        ("seq", &[1024]),
+                        ("vocab", &[32768]),
+                        ("batch", &[8]),
+                    ],
+                    &["bf16", "f32"],
+                ),
+                g(
+                    TrainGpt,
+                    &[
+                        ("d_model", &[768]),
+                        ("layers", &[12]),
+                        ("heads", &[12]),
+                        ("seq", &[2048]),
+                        ("vocab", &[32768]),
+                        ("batch", &[4]),
+                    ],
+                    &["bf16"],
+                ),
             ],
             Suite::Full => vec![
                 g(
@@ -164,6 +200,18 @@ impl Suite {
                         ("classes", &[1000]),
                     ],
                     &["bf16", "f32"],
+                ),
+                g(
+                    TrainGpt,
+                    &[
+                        ("d_model", &[256, 512, 768, 1024]),
+                        ("layers", &[8, 12]),
+                        ("heads", &[8]),
+                        ("seq", &[1024, 2048]),
+                        ("vocab", &[32768]),
+                        ("batch", &[8]),
+                    ],
+                    &["bf16"],
                 ),
             ],
         }

@@ -41,7 +41,7 @@ fn quick_suite_subset_runs_and_records_everything() {
     let mut args = vec!["--backend", "cpu", "--out", out, "--instance", "c7i.large"];
     args.extend_from_slice(FAST);
     args.extend_from_slice(&[
-        "--param", "m=64,96", "--param", "s=64", "--param", "width=32",
+        "--param", "m=64,96", "--param", "s=64", "--param", "width=32", "--param", "seq=16",
     ]);
     let o = run(&args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -58,7 +58,7 @@ fn quick_suite_subset_runs_and_records_everything() {
     assert!(!runf.harness.git_commit.is_empty());
     let workloads: std::collections::BTreeSet<&str> =
         runf.points.iter().map(|p| p.workload.as_str()).collect();
-    assert_eq!(workloads.len(), 3, "{workloads:?}");
+    assert_eq!(workloads.len(), 4, "{workloads:?}");
     for p in &runf.points {
         assert_eq!(p.status, Status::Ok, "{}: {:?}", p.id, p.reason);
         let c = p.check.as_ref().unwrap();
@@ -70,7 +70,7 @@ fn quick_suite_subset_runs_and_records_everything() {
         assert!((t.flop_per_s - p.flops / s.median_s).abs() <= 1e-6 * t.flop_per_s);
         assert!(p.one_off_s.load.is_some() && p.one_off_s.init.is_some());
         assert_eq!(p.timer.as_deref(), Some("wall"));
-        if p.workload == "train-mlp" {
+        if p.workload.starts_with("train-") {
             let tr = p.train.as_ref().unwrap();
             assert!(tr.losses.len() >= tr.checked_steps + s.n);
             assert_eq!(tr.steps, tr.losses.len());
@@ -146,6 +146,7 @@ fn list_shows_workloads_suites_and_backends() {
         "matmul",
         "attention",
         "train-mlp",
+        "train-gpt",
         "quick",
         "standard",
         "full",
@@ -326,7 +327,7 @@ fn wrong_or_nan_outputs_fail_their_points_exit_1_and_are_never_timed() {
             assert!(!p.check.as_ref().unwrap().passed);
             let reason = p.reason.as_deref().unwrap();
             assert!(reason.contains("correctness check failed"), "{reason}");
-            if p.workload != "train-mlp" {
+            if !p.workload.starts_with("train-") {
                 assert!(reason.contains(needle), "{fault}: {reason}");
             }
         }

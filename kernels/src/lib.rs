@@ -9,6 +9,8 @@
 pub mod attention;
 pub mod check;
 pub mod dtype;
+pub mod gpt;
+pub mod gpt_ref;
 pub mod linalg;
 pub mod matmul;
 pub mod mlp;

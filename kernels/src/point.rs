@@ -9,6 +9,7 @@ use std::str::FromStr;
 use crate::attention::Attention;
 use crate::check::{check_losses, check_output, CheckResult, Reference};
 use crate::dtype::DType;
+use crate::gpt::TrainGpt;
 use crate::matmul::Matmul;
 use crate::mlp::TrainMlp;
 use crate::tensor::HostTensor;
@@ -19,13 +20,15 @@ pub enum WorkloadKind {
     Matmul,
     Attention,
     TrainMlp,
+    TrainGpt,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 3] = [
+    pub const ALL: [WorkloadKind; 4] = [
         WorkloadKind::Matmul,
         WorkloadKind::Attention,
         WorkloadKind::TrainMlp,
+        WorkloadKind::TrainGpt,
     ];
 
     pub fn name(self) -> &'static str {
@@ -33,6 +36,7 @@ impl WorkloadKind {
             WorkloadKind::Matmul => "matmul",
             WorkloadKind::Attention => "attention",
             WorkloadKind::TrainMlp => "train-mlp",
+            WorkloadKind::TrainGpt => "train-gpt",
         }
     }
 
@@ -42,6 +46,7 @@ impl WorkloadKind {
             WorkloadKind::Matmul => Matmul::KEYS,
             WorkloadKind::Attention => Attention::KEYS,
             WorkloadKind::TrainMlp => TrainMlp::KEYS,
+            WorkloadKind::TrainGpt => TrainGpt::KEYS,
         }
     }
 
@@ -55,11 +60,14 @@ impl WorkloadKind {
             WorkloadKind::TrainMlp => {
                 "one SGD-momentum step of a ReLU MLP classifier; FLOPs ≈ 6·parameters·batch"
             }
+            WorkloadKind::TrainGpt => {
+                "one AdamW step of a decoder-only transformer; FLOPs/token = 6·N + 12·layers·d_model·seq"
+            }
         }
     }
 
     pub fn is_training(self) -> bool {
-        matches!(self, WorkloadKind::TrainMlp)
+        matches!(self, WorkloadKind::TrainMlp | WorkloadKind::TrainGpt)
     }
 }
 
@@ -85,12 +93,13 @@ pub enum Workload {
     Matmul(Matmul),
     Attention(Attention),
     TrainMlp(TrainMlp),
+    TrainGpt(TrainGpt),
 }
 
 /// Problems building a point from user-supplied values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PointError {
-    #[error("unknown workload '{0}': use one of matmul, attention, train-mlp")]
+    #[error("unknown workload '{0}': use one of matmul, attention, train-mlp, train-gpt")]
     UnknownWorkload(String),
     #[error("workload {workload} has no parameter '{key}': its parameters are {valid}")]
     UnknownParam {
@@ -185,6 +194,25 @@ impl Point {
                     classes,
                 })
             }
+            WorkloadKind::TrainGpt => {
+                let (d_model, heads, vocab) =
+                    (positive("d_model")?, positive("heads")?, positive("vocab")?);
+                range("heads", heads, d_model % heads == 0, "must divide d_model")?;
+                range(
+                    "vocab",
+                    vocab,
+                    (2..=1 << 24).contains(&vocab),
+                    "must be between 2 and 16777216",
+                )?;
+                Workload::TrainGpt(TrainGpt {
+                    d_model,
+                    layers: positive("layers")?,
+                    heads,
+                    seq: positive("seq")?,
+                    vocab,
+                    batch: positive("batch")?,
+                })
+            }
         };
         Ok(Point { workload, dtype })
     }
@@ -194,6 +222,7 @@ impl Point {
             Workload::Matmul(_) => WorkloadKind::Matmul,
             Workload::Attention(_) => WorkloadKind::Attention,
             Workload::TrainMlp(_) => WorkloadKind::TrainMlp,
+            Workload::TrainGpt(_) => WorkloadKind::TrainGpt,
         }
     }
 
@@ -214,6 +243,14 @@ impl Point {
                 ("batch", p.batch),
                 ("classes", p.classes),
             ],
+            Workload::TrainGpt(p) => vec![
+                ("d_model", p.d_model),
+                ("layers", p.layers),
+                ("heads", p.heads),
+                ("seq", p.seq),
+                ("vocab", p.vocab),
+                ("batch", p.batch),
+            ],
         }
     }
 
@@ -233,6 +270,7 @@ impl Point {
             Workload::Matmul(p) => p.flops(),
             Workload::Attention(p) => p.flops(),
             Workload::TrainMlp(p) => p.flops(),
+            Workload::TrainGpt(p) => p.flops(),
         }
     }
 
@@ -242,6 +280,7 @@ impl Point {
             Workload::Matmul(p) => p.bytes(self.dtype),
             Workload::Attention(p) => p.bytes(self.dtype),
             Workload::TrainMlp(p) => p.bytes(self.dtype),
+            Workload::TrainGpt(p) => p.bytes(self.dtype),
         }
     }
 
@@ -251,6 +290,7 @@ impl Point {
             Workload::Matmul(_) => (1.0, "matmuls"),
             Workload::Attention(p) => (p.tokens(), "tokens"),
             Workload::TrainMlp(p) => (p.batch as f64, "samples"),
+            Workload::TrainGpt(p) => (p.tokens_per_step(), "tokens"),
         }
     }
 
@@ -260,6 +300,7 @@ impl Point {
             Workload::Matmul(p) => p.inputs(self.dtype, seed),
             Workload::Attention(p) => p.inputs(self.dtype, seed),
             Workload::TrainMlp(p) => p.inputs(self.dtype, seed),
+            Workload::TrainGpt(p) => p.inputs(self.dtype, seed),
         }
     }
 
@@ -267,6 +308,7 @@ impl Point {
     pub fn check_steps(&self) -> usize {
         match self.workload {
             Workload::TrainMlp(p) => p.check_steps(),
+            Workload::TrainGpt(p) => p.check_steps(),
             _ => 0,
         }
     }
@@ -276,6 +318,7 @@ impl Point {
             Workload::Matmul(_) => Matmul::tolerance(self.dtype),
             Workload::Attention(_) => Attention::tolerance(self.dtype),
             Workload::TrainMlp(_) => TrainMlp::tolerance(self.dtype),
+            Workload::TrainGpt(_) => TrainGpt::tolerance(self.dtype),
         }
     }
 
@@ -285,6 +328,20 @@ impl Point {
             Workload::Matmul(p) => Expected::Tensor(p.reference(inputs)),
             Workload::Attention(p) => Expected::Tensor(p.reference(inputs)),
             Workload::TrainMlp(p) => Expected::Losses(p.reference_losses(inputs, p.check_steps())),
+            Workload::TrainGpt(p) => Expected::Losses(crate::gpt_ref::reference_losses(
+                &p,
+                inputs,
+                p.check_steps(),
+            )),
+        }
+    }
+
+    /// The optimiser a training point uses, as recorded in result files.
+    pub fn optimizer(&self) -> Option<&'static str> {
+        match self.workload {
+            Workload::TrainMlp(_) => Some(crate::mlp::OPTIMIZER),
+            Workload::TrainGpt(_) => Some(crate::gpt::OPTIMIZER),
+            _ => None,
         }
     }
 }

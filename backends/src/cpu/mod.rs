@@ -5,6 +5,7 @@
 
 mod attention;
 mod blas;
+mod gpt;
 mod inject;
 mod matmul;
 mod mlp;
@@ -125,6 +126,7 @@ impl Backend for CpuBackend {
                 Box::new(attention::CandleAttention::new(p, point.dtype, inputs)?)
             }
             Workload::TrainMlp(p) => Box::new(mlp::CandleMlp::new(p, point.dtype, inputs)?),
+            Workload::TrainGpt(p) => Box::new(gpt::CandleGpt::new(p, point.dtype, inputs)?),
         };
         Ok(match self.inject {
             Some(fault) => Box::new(inject::Faulty {

@@ -1,0 +1,442 @@
+//! The f64 reference of train-gpt: forward, hand-written backward and AdamW, exactly as
+//! `gpt.rs` defines the model. Every backend's loss trajectory is checked against
+//! [`reference_losses`]; the gradients are themselves checked against finite differences.
+
+use crate::gpt::{
+    TrainGpt, ADAM_EPS, BATCH_POOL, BETA1, BETA2, LEARNING_RATE, LN_EPS, WEIGHT_DECAY,
+};
+use crate::linalg::{matmul, transpose};
+use crate::tensor::{find, HostTensor};
+
+const GELU_C: f64 = 0.797_884_560_802_865_4; // sqrt(2/pi)
+
+struct Dims {
+    b: usize,
+    t: usize,
+    d: usize,
+    h: usize,
+    v: usize,
+    f: usize,
+    l: usize,
+}
+
+impl Dims {
+    fn of(p: &TrainGpt) -> Dims {
+        Dims {
+            b: p.batch as usize,
+            t: p.seq as usize,
+            d: p.d_model as usize,
+            h: p.heads as usize,
+            v: p.vocab as usize,
+            f: 4 * p.d_model as usize,
+            l: p.layers as usize,
+        }
+    }
+    fn n(&self) -> usize {
+        self.b * self.t
+    }
+}
+
+/// Index of a parameter in `param_specs` order.
+fn idx_layer(l: usize, k: usize) -> usize {
+    2 + 12 * l + k
+}
+
+struct LnCache {
+    xhat: Vec<f64>,
+    rstd: Vec<f64>,
+}
+
+fn layer_norm(x: &[f64], g: &[f64], bias: &[f64], d: usize) -> (Vec<f64>, LnCache) {
+    let rows = x.len() / d;
+    let mut y = vec![0.0; x.len()];
+    let mut xhat = vec![0.0; x.len()];
+    let mut rstd = vec![0.0; rows];
+    for r in 0..rows {
+        let row = &x[r * d..(r + 1) * d];
+        let mu = row.iter().sum::<f64>() / d as f64;
+        let var = row.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / d as f64;
+        let rs = 1.0 / (var + LN_EPS).sqrt();
+        rstd[r] = rs;
+        for c in 0..d {
+            let xh = (row[c] - mu) * rs;
+            xhat[r * d + c] = xh;
+            y[r * d + c] = xh * g[c] + bias[c];
+        }
+    }
+    (y, LnCache { xhat, rstd })
+}
+
+/// Returns dx; accumulates dg and db.
+fn layer_norm_back(
+    dy: &[f64],
+    cache: &LnCache,
+    g: &[f64],
+    dg: &mut [f64],
+    db: &mut [f64],
+    d: usize,
+) -> Vec<f64> {
+    let rows = dy.len() / d;
+    let mut dx = vec![0.0; dy.len()];
+    for r in 0..rows {
+        let (dyr, xh) = (&dy[r * d..(r + 1) * d], &cache.xhat[r * d..(r + 1) * d]);
+        let mut mean_dxh = 0.0;
+        let mut mean_dxh_xh = 0.0;
+        for c in 0..d {
+            dg[c] += dyr[c] * xh[c];
+            db[c] += dyr[c];
+            let dxh = dyr[c] * g[c];
+            mean_dxh += dxh;
+            mean_dxh_xh += dxh * xh[c];
+        }
+        mean_dxh /= d as f64;
+        mean_dxh_xh /= d as f64;
+        for c in 0..d {
+            let dxh = dyr[c] * g[c];
+            dx[r * d + c] = cache.rstd[r] * (dxh - mean_dxh - xh[c] * mean_dxh_xh);
+        }
+    }
+    dx
+}
+
+fn add_bias(x: &mut [f64], bias: &[f64]) {
+    for row in x.chunks_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v += b;
+        }
+    }
+}
+
+fn col_sums_into(m: &[f64], out: &mut [f64]) {
+    for row in m.chunks(out.len()) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+}
+
+fn gelu(u: f64) -> f64 {
+    0.5 * u * (1.0 + (GELU_C * (u + 0.044715 * u * u * u)).tanh())
+}
+
+fn gelu_grad(u: f64) -> f64 {
+    let th = (GELU_C * (u + 0.044715 * u * u * u)).tanh();
+    0.5 * (1.0 + th) + 0.5 * u * (1.0 - th * th) * GELU_C * (1.0 + 3.0 * 0.044715 * u * u)
+}
+
+struct BlockCache {
+    ln1: LnCache,
+    a: Vec<f64>,
+    qkv: Vec<f64>,
+    probs: Vec<f64>, // [b, h, t, t]
+    att: Vec<f64>,
+    ln2: LnCache,
+    c: Vec<f64>,
+    u: Vec<f64>,
+    gl: Vec<f64>,
+}
+
+/// Causal attention over qkv [n, 3d]; returns (att [n, d], probs [b, h, t, t]).
+fn attention(qkv: &[f64], dm: &Dims) -> (Vec<f64>, Vec<f64>) {
+    let (b, t, d, h) = (dm.b, dm.t, dm.d, dm.h);
+    let hd = d / h;
+    let scale = 1.0 / (hd as f64).sqrt();
+    let mut att = vec![0.0; b * t * d];
+    let mut probs = vec![0.0; b * h * t * t];
+    for bi in 0..b {
+        for hi in 0..h {
+            for i in 0..t {
+                let q = &qkv[(bi * t + i) * 3 * d + hi * hd..][..hd];
+                let prow = &mut probs[((bi * h + hi) * t + i) * t..][..t];
+                let mut max = f64::NEG_INFINITY;
+                for (j, p) in prow.iter_mut().enumerate().take(i + 1) {
+                    let k = &qkv[(bi * t + j) * 3 * d + d + hi * hd..][..hd];
+                    *p = q.iter().zip(k).map(|(a, b)| a * b).sum::<f64>() * scale;
+                    max = max.max(*p);
+                }
+                let mut sum = 0.0;
+                for p in prow.iter_mut().take(i + 1) {
+                    *p = (*p - max).exp();
+                    sum += *p;
+                }
+                for p in prow.iter_mut().take(i + 1) {
+                    *p /= sum;
+                }
+                let out = &mut att[(bi * t + i) * d + hi * hd..][..hd];
+                for (j, &p) in prow.iter().enumerate().take(i + 1) {
+                    let v = &qkv[(bi * t + j) * 3 * d + 2 * d + hi * hd..][..hd];
+                    for (o, vv) in out.iter_mut().zip(v) {
+                        *o += p * vv;
+                    }
+                }
+            }
+        }
+    }
+    (att, probs)
+}
+
+fn attention_back(datt: &[f64], qkv: &[f64], probs: &[f64], dm: &Dims) -> Vec<f64> {
+    let (b, t, d, h) = (dm.b, dm.t, dm.d, dm.h);
+    let hd = d / h;
+    let scale = 1.0 / (hd as f64).sqrt();
+    let mut dqkv = vec![0.0; qkv.len()];
+    let mut dp = vec![0.0; t];
+    for bi in 0..b {
+        for hi in 0..h {
+            for i in 0..t {
+                let dy = &datt[(bi * t + i) * d + hi * hd..][..hd];
+                let prow = &probs[((bi * h + hi) * t + i) * t..][..t];
+                let mut dot = 0.0;
+                for j in 0..=i {
+                    let v = &qkv[(bi * t + j) * 3 * d + 2 * d + hi * hd..][..hd];
+                    dp[j] = dy.iter().zip(v).map(|(a, b)| a * b).sum();
+                    dot += prow[j] * dp[j];
+                    let dv = &mut dqkv[(bi * t + j) * 3 * d + 2 * d + hi * hd..][..hd];
+                    for (g, y) in dv.iter_mut().zip(dy) {
+                        *g += prow[j] * y;
+                    }
+                }
+                for j in 0..=i {
+                    let ds = prow[j] * (dp[j] - dot) * scale;
+                    for c in 0..hd {
+                        let qi = (bi * t + i) * 3 * d + hi * hd + c;
+                        let kj = (bi * t + j) * 3 * d + d + hi * hd + c;
+                        dqkv[qi] += ds * qkv[kj];
+                        dqkv[kj] += ds * qkv[qi];
+                    }
+                }
+            }
+        }
+    }
+    dqkv
+}
+
+/// Loss and gradients of every parameter (in `param_specs` order) on one batch of
+/// `tokens` [batch, seq + 1].
+pub fn loss_and_grads(p: &TrainGpt, params: &[Vec<f64>], tokens: &[i32]) -> (f64, Vec<Vec<f64>>) {
+    let dm = Dims::of(p);
+    let (t, d, v, f, n) = (dm.t, dm.d, dm.v, dm.f, dm.n());
+    let input = |r: usize| tokens[(r / t) * (t + 1) + r % t] as usize;
+    let target = |r: usize| tokens[(r / t) * (t + 1) + r % t + 1] as usize;
+    let (wte, wpe) = (&params[0], &params[1]);
+    let mut x = vec![0.0; n * d];
+    for r in 0..n {
+        for c in 0..d {
+            x[r * d + c] = wte[input(r) * d + c] + wpe[(r % t) * d + c];
+        }
+    }
+    let mut caches = Vec::with_capacity(dm.l);
+    for l in 0..dm.l {
+        let w = |k: usize| &params[idx_layer(l, k)];
+        let (a, ln1) = layer_norm(&x, w(0), w(1), d);
+        let mut qkv = matmul(&a, w(2), n, d, 3 * d);
+        add_bias(&mut qkv, w(3));
+        let (att, probs) = attention(&qkv, &dm);
+        let mut proj = matmul(&att, w(4), n, d, d);
+        add_bias(&mut proj, w(5));
+        for (xv, pv) in x.iter_mut().zip(&proj) {
+            *xv += pv;
+        }
+        let (c, ln2) = layer_norm(&x, w(6), w(7), d);
+        let mut u = matmul(&c, w(8), n, d, f);
+        add_bias(&mut u, w(9));
+        let gl: Vec<f64> = u.iter().map(|&z| gelu(z)).collect();
+        let mut out = matmul(&gl, w(10), n, f, d);
+        add_bias(&mut out, w(11));
+        for (xv, ov) in x.iter_mut().zip(&out) {
+            *xv += ov;
+        }
+        caches.push(BlockCache {
+            ln1,
+            a,
+            qkv,
+            probs,
+            att,
+            ln2,
+            c,
+            u,
+            gl,
+        });
+    }
+    let nf = params.len();
+    let (xf, lnf) = layer_norm(&x, &params[nf - 2], &params[nf - 1], d);
+    let logits = matmul(&xf, &transpose(wte, v, d), n, d, v);
+    let mut loss = 0.0;
+    let mut dlogits = vec![0.0; n * v];
+    for r in 0..n {
+        let row = &logits[r * v..(r + 1) * v];
+        let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let lse = max + row.iter().map(|z| (z - max).exp()).sum::<f64>().ln();
+        loss += lse - row[target(r)];
+        for j in 0..v {
+            dlogits[r * v + j] =
+                ((row[j] - lse).exp() - if j == target(r) { 1.0 } else { 0.0 }) / n as f64;
+        }
+    }
+    loss /= n as f64;
+
+    let mut grads: Vec<Vec<f64>> = params.iter().map(|p| vec![0.0; p.len()]).collect();
+    grads[0] = matmul(&transpose(&dlogits, n, v), &xf, v, n, d);
+    let dxf = matmul(&dlogits, wte, n, v, d);
+    let (mut dgf, mut dbf) = (vec![0.0; d], vec![0.0; d]);
+    let mut dx = layer_norm_back(&dxf, &lnf, &params[nf - 2], &mut dgf, &mut dbf, d);
+    grads[nf - 2] = dgf;
+    grads[nf - 1] = dbf;
+    for l in (0..dm.l).rev() {
+        let cache = &caches[l];
+        let w = |k: usize| &params[idx_layer(l, k)];
+        let gi = |k: usize| idx_layer(l, k);
+        // MLP: x_out = x_mid + gelu(c·W1 + b1)·W2 + b2
+        grads[gi(10)] = matmul(&transpose(&cache.gl, n, f), &dx, f, n, d);
+        col_sums_into(&dx, &mut grads[gi(11)]);
+        let dgl = matmul(&dx, &transpose(w(10), f, d), n, d, f);
+        let du: Vec<f64> = dgl
+            .iter()
+            .zip(&cache.u)
+            .map(|(g, &u)| g * gelu_grad(u))
+            .collect();
+        grads[gi(8)] = matmul(&transpose(&cache.c, n, d), &du, d, n, f);
+        col_sums_into(&du, &mut grads[gi(9)]);
+        let dc = matmul(&du, &transpose(w(8), d, f), n, f, d);
+        let (mut dg2, mut db2) = (vec![0.0; d], vec![0.0; d]);
+        let dln2 = layer_norm_back(&dc, &cache.ln2, w(6), &mut dg2, &mut db2, d);
+        grads[gi(6)] = dg2;
+        grads[gi(7)] = db2;
+        for (a, b) in dx.iter_mut().zip(&dln2) {
+            *a += b;
+        }
+        // attention: x_mid = x_in + attn(a)·Wo + bo
+        grads[gi(4)] = matmul(&transpose(&cache.att, n, d), &dx, d, n, d);
+        col_sums_into(&dx, &mut grads[gi(5)]);
+        let datt = matmul(&dx, &transpose(w(4), d, d), n, d, d);
+        let dqkv = attention_back(&datt, &cache.qkv, &cache.probs, &dm);
+        grads[gi(2)] = matmul(&transpose(&cache.a, n, d), &dqkv, d, n, 3 * d);
+        col_sums_into(&dqkv, &mut grads[gi(3)]);
+        let da = matmul(&dqkv, &transpose(w(2), d, 3 * d), n, 3 * d, d);
+        let (mut dg1, mut db1) = (vec![0.0; d], vec![0.0; d]);
+        let dln1 = layer_norm_back(&da, &cache.ln1, w(0), &mut dg1, &mut db1, d);
+        grads[gi(0)] = dg1;
+        grads[gi(1)] = db1;
+        for (a, b) in dx.iter_mut().zip(&dln1) {
+            *a += b;
+        }
+    }
+    for r in 0..n {
+        for c in 0..d {
+            grads[0][input(r) * d + c] += dx[r * d + c];
+            grads[1][(r % t) * d + c] += dx[r * d + c];
+        }
+    }
+    (loss, grads)
+}
+
+/// The loss after each of the first `steps` AdamW steps, in f64.
+pub fn reference_losses(p: &TrainGpt, inputs: &[HostTensor], steps: usize) -> Vec<f64> {
+    let mut params: Vec<Vec<f64>> = p
+        .param_specs()
+        .iter()
+        .map(|(name, _)| {
+            find(inputs, name)
+                .as_f32()
+                .iter()
+                .map(|&x| x as f64)
+                .collect()
+        })
+        .collect();
+    let mut m: Vec<Vec<f64>> = params.iter().map(|x| vec![0.0; x.len()]).collect();
+    let mut v2 = m.clone();
+    let tokens = find(inputs, "tokens").as_i32();
+    let per_batch = (p.batch * (p.seq + 1)) as usize;
+    let mut losses = Vec::with_capacity(steps);
+    for step in 0..steps {
+        let slot = step % BATCH_POOL;
+        let (loss, grads) = loss_and_grads(
+            p,
+            &params,
+            &tokens[slot * per_batch..(slot + 1) * per_batch],
+        );
+        losses.push(loss);
+        let t = (step + 1) as i32;
+        let (c1, c2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
+        for i in 0..params.len() {
+            for j in 0..params[i].len() {
+                let g = grads[i][j];
+                m[i][j] = BETA1 * m[i][j] + (1.0 - BETA1) * g;
+                v2[i][j] = BETA2 * v2[i][j] + (1.0 - BETA2) * g * g;
+                let upd = (m[i][j] / c1) / ((v2[i][j] / c2).sqrt() + ADAM_EPS);
+                params[i][j] -= LEARNING_RATE * (upd + WEIGHT_DECAY * params[i][j]);
+            }
+        }
+    }
+    losses
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+
+    fn tiny() -> TrainGpt {
+        TrainGpt {
+            d_model: 8,
+            layers: 2,
+            heads: 2,
+            seq: 5,
+            vocab: 11,
+            batch: 2,
+        }
+    }
+
+    fn params_of(p: &TrainGpt, inputs: &[HostTensor]) -> Vec<Vec<f64>> {
+        p.param_specs()
+            .iter()
+            .map(|(n, _)| find(inputs, n).as_f32().iter().map(|&x| x as f64).collect())
+            .collect()
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_for_every_parameter_kind() {
+        let p = tiny();
+        let inputs = p.inputs(DType::F32, 3);
+        // larger weights than the init so every path carries signal
+        let params: Vec<Vec<f64>> = params_of(&p, &inputs)
+            .into_iter()
+            .map(|v| v.into_iter().map(|x| x * 10.0).collect())
+            .collect();
+        let tokens = &find(&inputs, "tokens").as_i32()[..12];
+        let (_, grads) = loss_and_grads(&p, &params, tokens);
+        let eps = 1e-6;
+        for (i, (name, _)) in p.param_specs().iter().enumerate() {
+            for j in [0, params[i].len() / 2, params[i].len() - 1] {
+                let mut plus = params.clone();
+                plus[i][j] += eps;
+                let mut minus = params.clone();
+                minus[i][j] -= eps;
+                let numeric = (loss_and_grads(&p, &plus, tokens).0
+                    - loss_and_grads(&p, &minus, tokens).0)
+                    / (2.0 * eps);
+                let analytic = grads[i][j];
+                assert!(
+                    (numeric - analytic).abs() <= 1e-6 + 1e-4 * numeric.abs(),
+                    "{name}[{j}]: numeric {numeric} analytic {analytic}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn initial_loss_is_near_ln_vocab_and_training_lowers_it() {
+        let p = TrainGpt {
+            d_model: 16,
+            layers: 1,
+            heads: 2,
+            seq: 8,
+            vocab: 13,
+            batch: 4,
+        };
+        let inputs = p.inputs(DType::F32, 1);
+        let losses = reference_losses(&p, &inputs, 40);
+        assert!((losses[0] - 13f64.ln()).abs() < 0.1, "{}", losses[0]);
+        assert!(losses[39] < losses[0] * 0.9, "{losses:?}");
+    }
+}
