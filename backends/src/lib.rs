@@ -4,14 +4,15 @@
 //! kernels chosen or loaded), then runs synchronised iterations the harness times.
 //!
 //! A backend whose library or device is missing is an error or a skip with a reason, never a
-//! panic. `unsafe` is allowed only in the FFI modules (`cpu::blas`; `cuda::{probe, driver, lt,
-//! nvrtc}`), each block with a
+//! panic. `unsafe` is allowed only in the FFI modules (`cpu::blas`; `neuron::{sys, runtime, model,
+//! tensor}`; `cuda::{probe, driver, lt, nvrtc}`), each block with a
 //! `// SAFETY:` line.
 #![deny(unsafe_code)]
 
 pub mod cpu;
 pub mod cuda;
 mod error;
+pub mod neuron;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -179,10 +180,7 @@ pub fn open(kind: BackendKind, options: &BackendOptions) -> Result<Box<dyn Backe
     match kind {
         BackendKind::Cpu => Ok(Box::new(cpu::CpuBackend::new()?)),
         BackendKind::Cuda => cuda::open(options),
-        BackendKind::Neuron => Err(BackendError::Unavailable {
-            backend: "neuron",
-            why: "this build has no Neuron backend yet".into(),
-        }),
+        BackendKind::Neuron => Ok(Box::new(neuron::NeuronBackend::open(options)?)),
     }
 }
 
@@ -190,9 +188,7 @@ pub fn open(kind: BackendKind, options: &BackendOptions) -> Result<Box<dyn Backe
 pub fn availability(kind: BackendKind) -> Result<String, String> {
     match kind {
         BackendKind::Cpu => Ok(cpu::describe_here()),
+        BackendKind::Neuron => neuron::describe_here(),
         BackendKind::Cuda => cuda::describe_here(),
-        other => open(other, &BackendOptions::default())
-            .map(|b| b.info().device.clone())
-            .map_err(|e| e.to_string()),
     }
 }

@@ -26,6 +26,69 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// List workloads, suites and backends, with whether each backend can run here.
     List,
+    /// Write the points of a suite as plan.json for scripts/neuron/build_neffs.py.
+    Plan(PlanArgs),
+    /// Price and judge result files: the verdict on the claim, with tables, CSV/JSON and charts.
+    Report(ReportArgs),
+    /// Print the price table in use (built-in results/prices.csv, --prices, --price).
+    Prices(PricesArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// run.json files, run directories, or folders of run directories (e.g. results/runs).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Directory that receives report.md, report.html, summary.csv/json and charts/.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The claimed perf-per-$ ratio, challenger over baseline.
+    #[arg(long, default_value_t = 1.30, value_name = "RATIO")]
+    pub claim: f64,
+    /// Set an instance's price in $/h, e.g. --price trn2.48xlarge=35.76 (repeatable).
+    #[arg(long, value_name = "TYPE=USD")]
+    pub price: Vec<String>,
+    /// Use this price table instead of the built-in results/prices.csv.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// Baseline runs: a backend kind, instance type or run name.
+    #[arg(long, default_value = "cuda", value_name = "SELECTOR")]
+    pub baseline: String,
+    /// Challenger runs: a backend kind, instance type or run name.
+    #[arg(long, default_value = "neuron", value_name = "SELECTOR")]
+    pub challenger: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PricesArgs {
+    /// Set an instance's price in $/h (repeatable).
+    #[arg(long, value_name = "TYPE=USD")]
+    pub price: Vec<String>,
+    /// Use this price table instead of the built-in results/prices.csv.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// Backend the NEFFs are for (neuron).
+    #[arg(long, default_value = "neuron", value_name = "BACKEND")]
+    pub backend: String,
+    /// Suite: quick, standard or full.
+    #[arg(long, default_value = "quick", value_name = "SUITE")]
+    pub suite: String,
+    /// Only these workloads (repeatable or comma-separated).
+    #[arg(long, value_name = "NAME")]
+    pub workload: Vec<String>,
+    /// Only these dtypes (repeatable or comma-separated).
+    #[arg(long, value_name = "DTYPE")]
+    pub dtype: Vec<String>,
+    /// Override a parameter's values, e.g. --param m=2048 (repeatable).
+    #[arg(long, value_name = "KEY=V[,V..]")]
+    pub param: Vec<String>,
+    /// The plan file to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -36,7 +99,7 @@ pub struct RunArgs {
     /// Suite: quick, standard or full.
     #[arg(long, default_value = "quick", value_name = "SUITE")]
     pub suite: String,
-    /// Only these workloads (repeatable or comma-separated): matmul, attention, train-mlp.
+    /// Only these workloads (repeatable or comma-separated): matmul, attention, train-mlp, train-gpt.
     #[arg(long, value_name = "NAME")]
     pub workload: Vec<String>,
     /// Only these dtypes (repeatable or comma-separated): f32, tf32, bf16, f16, fp8_e4m3.
@@ -79,4 +142,7 @@ pub struct RunArgs {
     /// CUDA: GPUs to use (an index list like 0,1 or all).
     #[arg(long, value_name = "LIST")]
     pub devices: Option<String>,
+    /// After the run, write a report over it to <run dir>/report (report.md, .html, charts).
+    #[arg(long)]
+    pub report: bool,
 }

@@ -22,10 +22,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => run(&cli.run),
         Some(Command::Run(args)) => run(&args),
+        Some(Command::Plan(args)) => harness::plan_file::write(&args).map(|_| Outcome::AllOk),
         Some(Command::List) => {
             print!("{}", harness::list::render());
             Ok(Outcome::AllOk)
         }
+        Some(Command::Report(args)) => harness::report::command::report(&args).map(|_| Outcome::AllOk),
+        Some(Command::Prices(args)) => harness::report::command::prices(&args).map(|_| Outcome::AllOk),
     };
     match result {
         Ok(Outcome::AllOk) => ExitCode::SUCCESS,

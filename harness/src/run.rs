@@ -148,7 +148,15 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         .clone()
         .unwrap_or_else(|| host.hostname.clone());
     let name = sanitize(&format!("{}-{}-{}", clock::now_stamp(), kind, label));
-    let mut writer = RunWriter::create(&args.out, &name, run_file)?;
+    // results/runs/ holds only real measurements: a simulated runtime (nrt-sim) that was not
+    // given another --out writes under results/simulated/ (git-ignored) instead.
+    let out = if info.simulated && args.out == std::path::Path::new("results/runs") {
+        eprintln!("bench: the runtime is simulated; writing under results/simulated/ (never priced), not results/runs/");
+        std::path::PathBuf::from("results/simulated")
+    } else {
+        args.out.clone()
+    };
+    let mut writer = RunWriter::create(&out, &name, run_file)?;
     let mut dumper = args.dump.as_deref().map(Dumper::new).transpose()?;
     eprintln!(
         "bench: {} points of the {suite} suite on {kind} ({}); writing {}",
@@ -201,6 +209,10 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         .points
         .iter()
         .any(|p| p.status == Status::Failed);
+    if args.report {
+        let md = crate::report::command::report_beside_run(writer.dir())?;
+        println!("report: {}", md.display());
+    }
     Ok(if failed {
         Outcome::SomeFailed
     } else {

@@ -1,0 +1,274 @@
+//! A prepared Neuron point: the NEFF loaded on each of `--cores` NeuronCores, its tensors
+//! allocated on the device and the inputs written once, then `run` = one synchronous
+//! `nrt_execute` per copy (all copies at once, one thread each). A training entry ping-pongs
+//! two tensor sets: step t reads parameters and optimiser state from set t%2 and writes them
+//! into the other, so the loop really trains; the 4-byte loss is read after every step (inside
+//! the timed iteration) so `train.losses` holds the whole trajectory. Outputs of inference
+//! points are read only when the harness asks for them (the check), never while timing.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use kernels::{HostTensor, Produced};
+
+use super::convert::{self, Dtype};
+use super::manifest::{Entry, Init, Io};
+use super::model::{Model, TensorInfo};
+use super::runtime::Runtime;
+use super::tensor::{Tensor, TensorSet};
+use crate::{BackendError, OneOff, Prepared};
+
+/// One copy of the point on one NeuronCore.
+pub struct Copy {
+    pub model: Model,
+    /// (inputs, outputs) per phase: one phase, or two for training.
+    pub phases: Vec<(TensorSet, TensorSet)>,
+    /// The checked output (inference) or the loss (training), per phase.
+    pub watched: Vec<Arc<Tensor>>,
+}
+
+pub struct NeuronPoint {
+    pub copies: Vec<Copy>,
+    phase: usize,
+    training: bool,
+    watched_dtype: Dtype,
+    losses: Vec<f64>,
+    compile_s: Option<f64>,
+}
+
+fn point_err(e: impl std::fmt::Display) -> BackendError {
+    BackendError::Point(e.to_string())
+}
+
+/// Checks that the NEFF declares every tensor of the manifest entry, with the same size.
+fn match_info(
+    entry: &Entry,
+    info: &[TensorInfo],
+    label: &str,
+    hex: bool,
+) -> Result<(), BackendError> {
+    let check = |io: &Io, input: bool| -> Result<(), BackendError> {
+        let dir = if input { "input" } else { "output" };
+        let Some(t) = info
+            .iter()
+            .find(|t| t.name == io.neff_name && t.input == input)
+        else {
+            let names: Vec<&str> = info
+                .iter()
+                .filter(|t| t.input == input)
+                .map(|t| t.name.as_str())
+                .collect();
+            return Err(point_err(format!(
+                "{label} has no {dir} named '{}' (bench's '{}'); its {dir}s are [{}]: fix neff_name in manifest.json or rebuild the NEFFs with build_neffs.py",
+                io.neff_name, io.name, names.join(", ")
+            )));
+        };
+        if t.size != io.bytes() {
+            return Err(point_err(format!(
+                "{label}: {dir} '{}' is {} bytes ({} {:?} per the runtime) but the manifest says {} {:?} = {} bytes: rebuild the NEFFs and manifest together",
+                t.name, t.size, convert::nrt_dtype_name(t.dtype_code, hex), t.shape, io.dtype, io.shape, io.bytes()
+            )));
+        }
+        Ok(())
+    };
+    for io in &entry.inputs {
+        check(io, true)?;
+    }
+    for io in &entry.outputs {
+        check(io, false)?;
+    }
+    Ok(())
+}
+
+/// The bytes an input starts with.
+fn initial(io: &Io, inputs: &[HostTensor]) -> Result<Vec<u8>, BackendError> {
+    match io.init {
+        Init::Zeros => Ok(vec![0u8; io.bytes()]),
+        Init::Workload => {
+            let t = inputs.iter().find(|t| t.name == io.name).ok_or_else(|| {
+                point_err(format!(
+                    "the manifest's input '{}' is not an input of this workload: rebuild the NEFFs with this bench's build_neffs.py",
+                    io.name
+                ))
+            })?;
+            if t.shape != io.shape {
+                return Err(point_err(format!(
+                    "input '{}' has shape {:?} but the NEFF was built for {:?}: rebuild the NEFFs for this point",
+                    io.name, t.shape, io.shape
+                )));
+            }
+            Ok(convert::encode(t, io.dtype()))
+        }
+    }
+}
+
+impl Copy {
+    /// Loads the NEFF on `vnc`, allocates and fills its tensors and builds the sets.
+    pub fn build(
+        rt: &Arc<Runtime>,
+        neff: &[u8],
+        label: &str,
+        entry: &Entry,
+        inputs: &[HostTensor],
+        vnc: i32,
+        hex_dtypes: bool,
+    ) -> Result<Copy, BackendError> {
+        let model = Model::load(rt, neff, vnc, label).map_err(point_err)?;
+        let info = model.tensor_info().map_err(point_err)?;
+        match_info(entry, &info, label, hex_dtypes)?;
+        let phases = if entry.is_training() { 2 } else { 1 };
+        let fed = |name: &str| {
+            entry
+                .outputs
+                .iter()
+                .any(|o| o.feeds.as_deref() == Some(name))
+        };
+        // Per input: one tensor per phase when an output feeds it, else one shared tensor.
+        let mut in_tensors: Vec<Vec<Arc<Tensor>>> = Vec::new();
+        for io in &entry.inputs {
+            let bytes = initial(io, inputs)?;
+            let n = if fed(&io.name) { phases } else { 1 };
+            let mut v = Vec::new();
+            for p in 0..n {
+                let t = Tensor::allocate(rt, vnc, io.bytes(), &format!("{}.{p}", io.name))
+                    .map_err(point_err)?;
+                if p == 0 {
+                    t.write(&bytes).map_err(point_err)?;
+                }
+                v.push(Arc::new(t));
+            }
+            in_tensors.push(v);
+        }
+        let watched_name = entry
+            .check
+            .as_deref()
+            .or(entry.loss.as_deref())
+            .unwrap_or_default();
+        let mut sets = Vec::new();
+        let mut watched = Vec::new();
+        for p in 0..phases {
+            let mut ins = TensorSet::new(rt).map_err(point_err)?;
+            for (io, ts) in entry.inputs.iter().zip(&in_tensors) {
+                ins.add(&io.neff_name, &ts[p % ts.len()])
+                    .map_err(point_err)?;
+            }
+            let mut outs = TensorSet::new(rt).map_err(point_err)?;
+            for o in &entry.outputs {
+                let t = match &o.feeds {
+                    Some(f) => {
+                        let i = entry
+                            .inputs
+                            .iter()
+                            .position(|i| &i.name == f)
+                            .expect("validated");
+                        in_tensors[i][(p + 1) % phases].clone()
+                    }
+                    None => Arc::new(
+                        Tensor::allocate(rt, vnc, o.bytes(), &format!("{}.{p}", o.name))
+                            .map_err(point_err)?,
+                    ),
+                };
+                outs.add(&o.neff_name, &t).map_err(point_err)?;
+                if o.name == watched_name {
+                    watched.push(t);
+                }
+            }
+            sets.push((ins, outs));
+        }
+        Ok(Copy {
+            model,
+            phases: sets,
+            watched,
+        })
+    }
+
+    fn execute(&self, phase: usize) -> Result<(), BackendError> {
+        let (i, o) = &self.phases[phase];
+        self.model.execute(i, o).map_err(point_err)
+    }
+}
+
+impl NeuronPoint {
+    pub fn new(copies: Vec<Copy>, entry: &Entry) -> NeuronPoint {
+        let watched = entry
+            .check
+            .as_deref()
+            .or(entry.loss.as_deref())
+            .unwrap_or_default();
+        NeuronPoint {
+            copies,
+            phase: 0,
+            training: entry.is_training(),
+            watched_dtype: entry
+                .output(watched)
+                .map(|o| o.dtype())
+                .unwrap_or(Dtype::F32),
+            losses: Vec::new(),
+            compile_s: entry.compile_s,
+        }
+    }
+
+    fn read_watched(&self, phase: usize) -> Result<Vec<f32>, BackendError> {
+        let bytes = self.copies[0].watched[phase].read().map_err(point_err)?;
+        Ok(convert::decode(&bytes, self.watched_dtype))
+    }
+}
+
+impl Prepared for NeuronPoint {
+    fn run(&mut self) -> Result<Option<f64>, BackendError> {
+        let phase = self.phase;
+        let n = self.copies.len();
+        let amortised = if n == 1 {
+            self.copies[0].execute(phase)?;
+            None
+        } else {
+            let t = Instant::now();
+            let results: Vec<Result<(), BackendError>> = std::thread::scope(|s| {
+                let handles: Vec<_> = self
+                    .copies
+                    .iter_mut()
+                    .map(|c| s.spawn(move || c.execute(phase)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(point_err("an execution thread panicked")))
+                    })
+                    .collect()
+            });
+            let wall = t.elapsed().as_secs_f64();
+            results.into_iter().collect::<Result<Vec<_>, _>>()?;
+            // N copies did N iterations' work in `wall`: time per iteration across the cores.
+            Some(wall / n as f64)
+        };
+        if self.training {
+            let loss = self.read_watched(phase)?;
+            self.losses
+                .push(loss.first().copied().unwrap_or(f32::NAN) as f64);
+        }
+        self.phase = (phase + 1) % self.copies[0].phases.len();
+        Ok(amortised)
+    }
+
+    fn output(&mut self) -> Result<Produced, BackendError> {
+        if self.training {
+            return Ok(Produced::Losses(self.losses.clone()));
+        }
+        Ok(Produced::Tensor(self.read_watched(0)?))
+    }
+
+    fn timer(&self) -> &'static str {
+        if self.copies.len() > 1 {
+            "wall-per-core (all --cores copies timed together, divided by the copy count)"
+        } else {
+            "wall"
+        }
+    }
+
+    fn one_off(&self) -> OneOff {
+        OneOff {
+            compile_s: self.compile_s,
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The NEFF manifest (`manifest.json` in `--neff-dir`, written by
+//! `scripts/neuron/build_neffs.py`): for each point id, the NEFF file, its inputs and outputs
+//! (bench's name, the NEFF's tensor name, dtype, shape, how an input is initialised, which
+//! input an output feeds on the next step), the output to check or the loss to record, and how
+//! it was compiled. Loading validates it and every error names the file and what to do.
+//!
+//! A workload is described entirely by its entry: a training step is an entry whose outputs
+//! `feed` inputs (parameters, optimiser state, step counter), so the backend ping-pongs two
+//! tensor sets without knowing the workload; a new workload needs only a new lowering in the
+//! build script.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::convert::Dtype;
+
+pub const SCHEMA: &str = "bench.neff-manifest/1";
+
+/// How an input starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    /// The workload's seeded input of the same name (kernels crate).
+    #[default]
+    Workload,
+    /// All zero bytes (optimiser state, step counter).
+    Zeros,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Io {
+    /// bench's name (the workload's input name, or an output's role).
+    pub name: String,
+    /// The NEFF's tensor name, as `nrt_get_model_tensor_info` reports it.
+    pub neff_name: String,
+    pub dtype: String,
+    pub shape: Vec<usize>,
+    #[serde(default)]
+    pub init: Init,
+    /// Outputs only: the input this output becomes for the next step.
+    #[serde(default)]
+    pub feeds: Option<String>,
+}
+
+impl Io {
+    pub fn dtype(&self) -> Dtype {
+        Dtype::parse(&self.dtype).expect("validated at load")
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.shape.iter().product::<usize>() * self.dtype().size()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Entry {
+    /// NEFF file, relative to the manifest's directory.
+    pub neff: String,
+    #[serde(default)]
+    pub hash: Option<String>,
+    #[serde(default)]
+    pub compile_s: Option<f64>,
+    #[serde(default)]
+    pub compile_flags: Vec<String>,
+    pub inputs: Vec<Io>,
+    pub outputs: Vec<Io>,
+    /// The output compared with the f64 reference (inference workloads).
+    #[serde(default)]
+    pub check: Option<String>,
+    /// The output holding the step's loss (training workloads).
+    #[serde(default)]
+    pub loss: Option<String>,
+}
+
+impl Entry {
+    pub fn is_training(&self) -> bool {
+        self.outputs.iter().any(|o| o.feeds.is_some())
+    }
+
+    pub fn output(&self, name: &str) -> Option<&Io> {
+        self.outputs.iter().find(|o| o.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Manifest {
+    pub schema: String,
+    pub target: String,
+    #[serde(default)]
+    pub lnc: Option<u32>,
+    /// Compiler name and version (`neuronx-cc --version`), or the stand-in's description.
+    pub compiler: String,
+    #[serde(default)]
+    pub compile_flags: Vec<String>,
+    /// True for nrt-sim stand-ins (`build_neffs.py --sim`).
+    #[serde(default)]
+    pub simulated: bool,
+    pub points: BTreeMap<String, Entry>,
+    /// Points the build script could not lower, with the reason.
+    #[serde(default)]
+    pub skipped: BTreeMap<String, String>,
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+const REBUILD: &str = "rebuild it with: bench plan --backend neuron --suite quick --out plan.json && python3 scripts/neuron/build_neffs.py plan.json --out DIR";
+
+impl Manifest {
+    /// Reads and validates `dir/manifest.json`.
+    pub fn load(dir: &Path) -> Result<Manifest, String> {
+        if !dir.is_dir() {
+            return Err(format!(
+                "--neff-dir {}: no such directory; build the NEFFs first: bench plan --backend neuron --suite quick --out plan.json && python3 scripts/neuron/build_neffs.py plan.json --out {} (see README, Running on Trainium)",
+                dir.display(),
+                dir.display()
+            ));
+        }
+        let path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "cannot read {} ({e}): build_neffs.py writes it; {REBUILD}",
+                path.display()
+            )
+        })?;
+        let mut m: Manifest = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{} is not a valid NEFF manifest ({e}); {REBUILD}",
+                path.display()
+            )
+        })?;
+        if m.schema != SCHEMA {
+            return Err(format!(
+                "{} has schema '{}', this bench reads '{SCHEMA}'; {REBUILD}",
+                path.display(),
+                m.schema
+            ));
+        }
+        for (id, e) in &m.points {
+            e.validate()
+                .map_err(|why| format!("{}: point {id}: {why}; {REBUILD}", path.display()))?;
+        }
+        m.dir = dir.to_path_buf();
+        Ok(m)
+    }
+
+    pub fn neff_path(&self, e: &Entry) -> PathBuf {
+        self.dir.join(&e.neff)
+    }
+}
+
+impl Entry {
+    fn validate(&self) -> Result<(), String> {
+        for io in self.inputs.iter().chain(&self.outputs) {
+            if Dtype::parse(&io.dtype).is_none() {
+                return Err(format!(
+                    "tensor '{}' has dtype '{}' (use f32, bf16, f16 or i32)",
+                    io.name, io.dtype
+                ));
+            }
+        }
+        for o in &self.outputs {
+            if let Some(f) = &o.feeds {
+                let Some(i) = self.inputs.iter().find(|i| &i.name == f) else {
+                    return Err(format!(
+                        "output '{}' feeds '{f}', which is no input",
+                        o.name
+                    ));
+                };
+                if i.bytes() != o.bytes() {
+                    return Err(format!(
+                        "output '{}' feeds '{f}' but their sizes differ",
+                        o.name
+                    ));
+                }
+            }
+        }
+        match (&self.check, &self.loss, self.is_training()) {
+            (Some(c), None, false) if self.output(c).is_some() => Ok(()),
+            (None, Some(l), true) if self.output(l).is_some() => Ok(()),
+            _ => Err("needs 'check' naming an output (inference) or 'loss' naming an output plus outputs that 'feeds' inputs (training)".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("manifest.json"), text).unwrap();
+    }
+
+    const GOOD: &str = r#"{"schema": "bench.neff-manifest/1", "target": "trn2", "lnc": 2,
+      "compiler": "neuronx-cc 2.0", "points": {"matmul/m=2,n=2,k=2/f32": {"neff": "a.neff",
+      "inputs": [{"name": "a", "neff_name": "input0", "dtype": "f32", "shape": [2, 2]},
+                 {"name": "b", "neff_name": "input1", "dtype": "f32", "shape": [2, 2]}],
+      "outputs": [{"name": "out", "neff_name": "output0", "dtype": "f32", "shape": [2, 2]}],
+      "check": "out"}}}"#;
+
+    #[test]
+    fn loads_a_good_manifest_and_names_bad_ones() {
+        let tmp = std::env::temp_dir().join(format!("bench-manifest-{}", std::process::id()));
+        write(&tmp, GOOD);
+        let m = Manifest::load(&tmp).unwrap();
+        let e = &m.points["matmul/m=2,n=2,k=2/f32"];
+        assert!(!e.is_training());
+        assert_eq!(m.neff_path(e), tmp.join("a.neff"));
+
+        write(&tmp, "{ not json");
+        let err = Manifest::load(&tmp).unwrap_err();
+        assert!(
+            err.contains("manifest.json") && err.contains("build_neffs.py"),
+            "{err}"
+        );
+
+        write(
+            &tmp,
+            &GOOD.replace("\"check\": \"out\"", "\"check\": \"nope\""),
+        );
+        let err = Manifest::load(&tmp).unwrap_err();
+        assert!(err.contains("point matmul/m=2,n=2,k=2/f32"), "{err}");
+
+        write(
+            &tmp,
+            &GOOD.replace(
+                "\"dtype\": \"f32\", \"shape\": [2, 2]}],",
+                "\"dtype\": \"f64\", \"shape\": [2, 2]}],",
+            ),
+        );
+        assert!(Manifest::load(&tmp).unwrap_err().contains("f64"));
+
+        let err = Manifest::load(&tmp.join("missing")).unwrap_err();
+        assert!(
+            err.contains("no such directory") && err.contains("build_neffs.py"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+}

@@ -1,0 +1,310 @@
+//! The Neuron backend: NEFFs built ahead of time (`scripts/neuron/build_neffs.py`, listed in
+//! `--neff-dir`'s manifest.json) run through libnrt, loaded at run time (no link-time
+//! dependency). Layers: [`sys`] raw symbols and C types, [`result`] status → actionable
+//! error, and the safe RAII layer ([`runtime`], [`model`], [`tensor`]); [`exec`] is a prepared
+//! point. One `nrt_init` per process; inputs written once to device tensors; the harness times
+//! a loop of `nrt_execute` (never `nrt_execute_repeat`).
+//!
+//! With nrt-sim (`BENCH_LIBNRT=target/release/libnrt_sim.so`) the same path runs on the CPU;
+//! such runs are `simulated: true` and never priced.
+
+pub mod convert;
+pub mod exec;
+pub mod manifest;
+pub mod model;
+pub mod result;
+pub mod runtime;
+pub mod sys;
+pub mod tensor;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use kernels::{HostTensor, Point};
+
+use crate::{Backend, BackendError, BackendKind, BackendOptions, DeviceInfo, Prepared};
+use manifest::Manifest;
+use runtime::{AcquireError, Runtime};
+
+/// What to do when no NEFFs were given.
+pub const HOW_TO_BUILD: &str = "the neuron backend runs precompiled NEFFs: build them with `bench plan --backend neuron --suite quick --out plan.json` and `python3 scripts/neuron/build_neffs.py plan.json --out neffs --target trn2` (needs neuronx-cc from the Neuron SDK; see README, Running on Trainium), then pass --neff-dir neffs";
+
+fn unavailable(why: impl Into<String>) -> BackendError {
+    BackendError::Unavailable {
+        backend: "neuron",
+        why: why.into(),
+    }
+}
+
+/// libnrt and NEFFs, ready to run points.
+pub struct NeuronBackend {
+    rt: Arc<Runtime>,
+    manifest: Manifest,
+    info: DeviceInfo,
+    cores: u32,
+    chips_per_core: f64,
+    hex_dtypes: bool,
+}
+
+/// NeuronCores per chip as the runtime counts them (logical cores on trn2/trn3).
+fn chips_per_core(family: &str, lnc: u32) -> f64 {
+    if family.starts_with("trn2") || family.starts_with("trn3") {
+        // 8 physical NeuronCore-v3 per chip; LNC=2 pairs them into 4 logical cores.
+        lnc.max(1) as f64 / 8.0
+    } else {
+        // trn1 and inf2: 2 NeuronCore-v2 per chip.
+        0.5
+    }
+}
+
+fn driver_version() -> Option<String> {
+    std::fs::read_to_string("/sys/module/neuron/version")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+impl NeuronBackend {
+    pub fn open(options: &BackendOptions) -> Result<NeuronBackend, BackendError> {
+        let api = sys::api().map_err(unavailable)?;
+        let version = runtime::version(api).map_err(|e| unavailable(e.to_string()))?;
+        let simulated = version.is_simulated();
+        let dir = options
+            .settings
+            .get("neff_dir")
+            .ok_or_else(|| BackendError::Config(HOW_TO_BUILD.into()))?;
+        let manifest = Manifest::load(Path::new(dir)).map_err(BackendError::Config)?;
+        if manifest.simulated && !simulated {
+            return Err(BackendError::Config(format!(
+                "{dir}/manifest.json lists nrt-sim stand-ins (built with --sim), but {} is a real Neuron runtime: build real NEFFs with build_neffs.py without --sim",
+                api.path
+            )));
+        }
+        if !manifest.simulated && simulated {
+            return Err(BackendError::Config(format!(
+                "{} is nrt-sim, which runs only stand-in NEFFs, but {dir}/manifest.json lists compiled NEFFs: build stand-ins with build_neffs.py --sim, or unset BENCH_LIBNRT to use the real runtime",
+                api.path
+            )));
+        }
+        let (total, visible) = runtime::core_counts(api).map_err(|e| unavailable(e.to_string()))?;
+        let cores = match options.settings.get("cores") {
+            None => 1,
+            Some(c) => c.parse::<u32>().ok().filter(|&n| n >= 1).ok_or_else(|| {
+                BackendError::Config(format!(
+                    "--cores {c}: must be a whole number of NeuronCores, at least 1"
+                ))
+            })?,
+        };
+        if cores > visible {
+            return Err(BackendError::Config(format!(
+                "--cores {cores}: only {visible} of {total} NeuronCores are visible to this process (NEURON_RT_VISIBLE_CORES={}); lower --cores or free the cores other processes hold",
+                std::env::var("NEURON_RT_VISIBLE_CORES").unwrap_or_else(|_| "unset".into())
+            )));
+        }
+        let mut extra = BTreeMap::new();
+        let instance = match runtime::instance_info(api) {
+            Some(Ok(i)) => Some(i),
+            Some(Err(e)) => {
+                extra.insert("instance_info_error".into(), e.to_string());
+                None
+            }
+            None => None,
+        };
+        let family = instance
+            .as_ref()
+            .map(|i| i.family.clone())
+            .filter(|f| f != "unknown")
+            .unwrap_or_else(|| manifest.target.clone());
+        let env_lnc = std::env::var("NEURON_LOGICAL_NC_CONFIG").ok();
+        let lnc = match (
+            &env_lnc,
+            family.starts_with("trn2") || family.starts_with("trn3"),
+        ) {
+            (_, false) => 1,
+            (Some(v), true) => v.parse().unwrap_or(2),
+            (None, true) => 2,
+        };
+        if let Some(i) = &instance {
+            let fam_gen = |f: &str| f.get(..4).map(str::to_string);
+            if i.family != "unknown" && fam_gen(&i.family) != fam_gen(&manifest.target) {
+                return Err(BackendError::Config(format!(
+                    "{dir}/manifest.json holds NEFFs for {} but this instance is {}: rebuild them with build_neffs.py --target {}",
+                    manifest.target,
+                    i.family,
+                    fam_gen(&i.family).unwrap_or_default()
+                )));
+            }
+        }
+        if let Some(m) = manifest.lnc {
+            if !simulated && family.starts_with("trn2") && m != lnc {
+                return Err(BackendError::Config(format!(
+                    "{dir}/manifest.json holds NEFFs compiled with --lnc {m} but the runtime uses LNC={lnc} (NEURON_LOGICAL_NC_CONFIG): set NEURON_LOGICAL_NC_CONFIG={m} or rebuild with --lnc {lnc}"
+                )));
+            }
+        }
+        let rt = Runtime::acquire().map_err(|e| match e {
+            AcquireError::Init(e) => unavailable(e.to_string()),
+            other => unavailable(other.to_string()),
+        })?;
+
+        let chips = chips_per_core(&family, lnc);
+        let s = |v: &str| v.to_string();
+        extra.insert(s("libnrt"), api.path.clone());
+        extra.insert(s("runtime_detail"), version.detail.clone());
+        extra.insert(s("runtime_git_hash"), version.git_hash.clone());
+        extra.insert(
+            s("dtype_codes"),
+            if version.hex_dtype_codes() {
+                s("hardware codes (runtime >= 2.30)")
+            } else {
+                s("sequential codes (runtime < 2.30)")
+            },
+        );
+        extra.insert(
+            s("core_count_symbols"),
+            format!("nrt_get_*_{}_count", api.count_names),
+        );
+        extra.insert(s("total_cores"), total.to_string());
+        extra.insert(s("visible_cores"), visible.to_string());
+        extra.insert(s("cores_per_point"), cores.to_string());
+        extra.insert(s("lnc"), lnc.to_string());
+        extra.insert(s("chips_per_core"), chips.to_string());
+        extra.insert(s("family"), family.clone());
+        if let Some(i) = &instance {
+            extra.insert(s("instance_family"), i.family.clone());
+            extra.insert(s("instance_size"), i.size.clone());
+            extra.insert(s("instance_arch"), i.arch.clone());
+            extra.insert(s("device_revision"), i.revision.clone());
+        }
+        extra.insert(s("neff_dir"), dir.clone());
+        extra.insert(s("neff_target"), manifest.target.clone());
+        extra.insert(
+            s("neff_lnc"),
+            manifest.lnc.map(|l| l.to_string()).unwrap_or_default(),
+        );
+        extra.insert(s("neff_compiler"), manifest.compiler.clone());
+        extra.insert(s("neff_compile_flags"), manifest.compile_flags.join(" "));
+        if simulated {
+            extra.insert(
+                s("simulated_note"),
+                s("nrt-sim: the libnrt C ABI computed on the host CPU; timings are not Trainium figures and are never priced"),
+            );
+        }
+        let device = if simulated {
+            format!("nrt-sim (SIMULATED NeuronCores on the host CPU, {visible} visible)")
+        } else {
+            format!("AWS {family} NeuronCore (LNC={lnc}), {visible} visible")
+        };
+        let info = DeviceInfo {
+            kind: Some(BackendKind::Neuron),
+            implementation: "bench".into(),
+            device,
+            device_count: visible,
+            runtime_version: Some(if simulated {
+                format!("{} ({})", version.number(), version.detail)
+            } else {
+                version.number()
+            }),
+            driver_version: driver_version(),
+            simulated,
+            extra,
+        };
+        Ok(NeuronBackend {
+            hex_dtypes: version.hex_dtype_codes(),
+            rt,
+            manifest,
+            info,
+            cores,
+            chips_per_core: chips,
+        })
+    }
+}
+
+/// One line for `bench list`, without initialising the runtime.
+pub fn describe_here() -> Result<String, String> {
+    let api = sys::api()?;
+    let v = runtime::version(api).map_err(|e| e.to_string())?;
+    let (_, visible) = runtime::core_counts(api).map_err(|e| e.to_string())?;
+    let sim = if v.is_simulated() {
+        " SIMULATED (nrt-sim)"
+    } else {
+        ""
+    };
+    Ok(format!(
+        "libnrt {}{sim} at {}, {visible} visible NeuronCores; runs NEFFs from --neff-dir",
+        v.number(),
+        api.path
+    ))
+}
+
+impl Backend for NeuronBackend {
+    fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn supports(&self, point: &Point) -> Result<(), String> {
+        let id = point.id();
+        if self.manifest.points.contains_key(&id) {
+            return Ok(());
+        }
+        if let Some(why) = self.manifest.skipped.get(&id) {
+            return Err(why.clone());
+        }
+        Err(format!(
+            "no NEFF for this point in {}/manifest.json: include it in the plan (bench plan --backend neuron ...) and rerun build_neffs.py",
+            self.manifest.dir.display()
+        ))
+    }
+
+    fn prepare<'a>(
+        &'a mut self,
+        point: &Point,
+        inputs: &[HostTensor],
+    ) -> Result<Box<dyn Prepared + 'a>, BackendError> {
+        let id = point.id();
+        let entry = self
+            .manifest
+            .points
+            .get(&id)
+            .ok_or_else(|| BackendError::Point(self.supports(point).unwrap_err()))?;
+        let path = self.manifest.neff_path(entry);
+        let neff = std::fs::read(&path).map_err(|e| {
+            BackendError::Point(format!(
+                "cannot read NEFF {} ({e}): rebuild the NEFFs with build_neffs.py",
+                path.display()
+            ))
+        })?;
+        let label = path.display().to_string();
+        let mut copies = Vec::with_capacity(self.cores as usize);
+        for vnc in 0..self.cores {
+            copies.push(exec::Copy::build(
+                &self.rt,
+                &neff,
+                &label,
+                entry,
+                inputs,
+                vnc as i32,
+                self.hex_dtypes,
+            )?);
+        }
+        Ok(Box::new(exec::NeuronPoint::new(copies, entry)))
+    }
+
+    fn devices_used(&self, _point: &Point) -> f64 {
+        self.cores as f64 * self.chips_per_core
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_lnc2_trn2_core_is_a_quarter_chip() {
+        assert_eq!(chips_per_core("trn2", 2), 0.25);
+        assert_eq!(chips_per_core("trn2", 1), 0.125);
+        assert_eq!(chips_per_core("trn1", 1), 0.5);
+        assert_eq!(chips_per_core("inf2", 1), 0.5);
+    }
+}
