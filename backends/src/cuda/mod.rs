@@ -418,6 +418,11 @@ pub fn open(options: &BackendOptions) -> Result<Box<dyn Backend>, BackendError> 
     Ok(Box::new(multi::MultiGpu::open(devices, found)?))
 }
 
+/// The NVIDIA driver library this process would load, if any (no other CUDA call is made).
+pub fn driver_present() -> Option<String> {
+    probe::find_lib("cuda")
+}
+
 /// One line for `bench list`: the GPU(s), or why the backend cannot run here.
 pub fn describe_here() -> Result<String, String> {
     let found = probe::probe().map_err(|e| e.to_string())?;

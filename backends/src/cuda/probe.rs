@@ -77,7 +77,7 @@ pub struct Found {
 }
 
 /// What to install, for every message.
-pub const INSTALL_HINT: &str = "install the NVIDIA driver (libcuda.so.1, CUDA 12.0+) and the CUDA 13 or 12 runtime libraries (cuBLAS/cuBLASLt and NVRTC: the toolkit's lib64, or `pip install nvidia-cublas nvidia-cuda-nvrtc`), and put their directories on LD_LIBRARY_PATH";
+pub const INSTALL_HINT: &str = "install the NVIDIA driver (libcuda.so.1, CUDA 12.0+) and the CUDA 13 or 12 runtime libraries (cuBLASLt and NVRTC: the toolkit's lib64, or `pip install nvidia-cublas nvidia-cuda-nvrtc`, -cu12 for CUDA 12), and put their directories on LD_LIBRARY_PATH";
 
 fn unavailable(why: String) -> BackendError {
     BackendError::Unavailable {

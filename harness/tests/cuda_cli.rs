@@ -1,0 +1,237 @@
+//! The CUDA backend without a GPU, through the real binary: the no-CUDA error (exit 2, one line
+//! naming the missing libraries and what to install), `bench list`, and — with stand-in
+//! `libcuda.so.1` builds compiled here by the C compiler — the probe's handling of drivers
+//! that are too old, report no device, or lack the toolkit libraries, including the CUDA 12
+//! event-timing fallback. Also the FLOP accounting of the points a GPU run covers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use backends::cuda::{supports_on, REQUIRED_DRIVER_SYMBOLS};
+use harness::suite::{plan, Selection, Suite};
+use kernels::{Workload, WorkloadKind};
+
+fn bench(ld_path: Option<&Path>) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bench"));
+    c.env_remove("RUST_BACKTRACE");
+    if let Some(p) = ld_path {
+        c.env("LD_LIBRARY_PATH", p);
+    }
+    c
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn no_cuda_here() -> bool {
+    // cudarc's own check: this test file describes a machine without the NVIDIA driver.
+    backends::cuda::driver_present().is_none()
+}
+
+#[test]
+fn cuda_without_cuda_is_one_line_exit_2_and_writes_nothing() {
+    if !no_cuda_here() {
+        eprintln!("skipped: this machine has libcuda; the no-CUDA path cannot be exercised");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let o = bench(None)
+        .args(["--backend", "cuda", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    for want in [
+        "libcuda.so.1",
+        "libcublasLt.so.13",
+        "libnvrtc.so.13",
+        "install the NVIDIA driver",
+        "LD_LIBRARY_PATH",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in: {err}");
+    }
+    assert!(
+        !err.contains("panicked") && !err.contains("internal error"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn list_says_why_cuda_is_unavailable() {
+    if !no_cuda_here() {
+        return;
+    }
+    let o = bench(None).arg("list").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("cuda"))
+        .expect("a cuda line");
+    assert!(
+        line.contains("unavailable") && line.contains("libcuda.so.1"),
+        "{line}"
+    );
+}
+
+/// Compiles a stand-in libcuda.so.1 into `dir`: every symbol in `symbols` exists and returns
+/// CUDA_ERROR_UNKNOWN, except the ones the probe calls before it gives up.
+fn stub_driver(dir: &Path, symbols: &[&str], api: i32, init_rc: i32) -> Option<PathBuf> {
+    let mut c = String::from("#include <stddef.h>\n");
+    c += &format!(
+        "int cuDriverGetVersion(int *v) {{ *v = {api}; return 0; }}\n\
+         int cuInit(unsigned f) {{ (void)f; return {init_rc}; }}\n\
+         int cuDeviceGetCount(int *n) {{ *n = 1; return 0; }}\n\
+         int cuGetErrorName(int e, const char **s) {{ *s = e == 100 ? \"CUDA_ERROR_NO_DEVICE\" : \"CUDA_ERROR_UNKNOWN\"; return 0; }}\n\
+         int cuGetErrorString(int e, const char **s) {{ *s = e == 100 ? \"no CUDA-capable device is detected\" : \"unknown error\"; return 0; }}\n"
+    );
+    let special = [
+        "cuDriverGetVersion",
+        "cuInit",
+        "cuDeviceGetCount",
+        "cuGetErrorName",
+        "cuGetErrorString",
+    ];
+    for s in symbols.iter().filter(|s| !special.contains(s)) {
+        c += &format!("int {s}(void) {{ return 999; }}\n");
+    }
+    let src = dir.join("stub.c");
+    std::fs::write(&src, c).unwrap();
+    let lib = dir.join("libcuda.so.1");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let ok = Command::new(cc)
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    ok.then_some(lib)
+}
+
+fn run_with_stub(symbols: &[&str], api: i32, init_rc: i32) -> Option<(Option<i32>, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    stub_driver(dir.path(), symbols, api, init_rc)?;
+    let out = tempfile::tempdir().unwrap();
+    let o = bench(Some(dir.path()))
+        .args(["--backend", "cuda", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    Some((o.status.code(), stderr(&o)))
+}
+
+fn all_symbols_but(skip: &[&str], extra: &[&'static str]) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = REQUIRED_DRIVER_SYMBOLS
+        .iter()
+        .copied()
+        .filter(|s| !skip.contains(s))
+        .collect();
+    v.extend_from_slice(extra);
+    v
+}
+
+#[test]
+fn stand_in_drivers_get_clear_errors_not_panics() {
+    if !no_cuda_here() {
+        return;
+    }
+    // A CUDA 12.4 driver (no cuEventElapsedTime_v2: the fallback symbol is used) that sees no
+    // device.
+    let Some((code, err)) =
+        run_with_stub(&all_symbols_but(&[], &["cuEventElapsedTime"]), 12040, 100)
+    else {
+        panic!("the C compiler (cc) is needed to build the stand-in libcuda.so.1");
+    };
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("cuInit failed: CUDA_ERROR_NO_DEVICE") && err.contains("driver API 12.4"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+
+    // A driver too old for the bindings: a required symbol is missing.
+    let (code, err) = run_with_stub(
+        &all_symbols_but(&["cuMemAllocAsync"], &["cuEventElapsedTime"]),
+        12040,
+        0,
+    )
+    .unwrap();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("lacks cuMemAllocAsync") && err.contains("too old"),
+        "{err}"
+    );
+
+    // A CUDA 11.8 driver.
+    let (code, err) =
+        run_with_stub(&all_symbols_but(&[], &["cuEventElapsedTime"]), 11080, 0).unwrap();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("supports CUDA 11.8 only"), "{err}");
+
+    // No event-timing entry point at all.
+    let (code, err) = run_with_stub(&all_symbols_but(&[], &[]), 13000, 0).unwrap();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("exports no cuEventElapsedTime"), "{err}");
+
+    // A working CUDA 13.0 driver with one device but no toolkit libraries: the message names
+    // what is missing and the driver it found.
+    let (code, err) =
+        run_with_stub(&all_symbols_but(&[], &["cuEventElapsedTime_v2"]), 13000, 0).unwrap();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "not found: libcublasLt.so.13 or .so.12 (cuBLASLt), libnvrtc.so.13 or .so.12 (NVRTC)"
+        ) && err.contains("CUDA 13.0")
+            && !err.contains("libcuda.so.1 (the NVIDIA driver)"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// The points a standard GPU run covers, with their analytic work: what the report divides by.
+#[test]
+fn standard_suite_cuda_points_and_their_flops() {
+    let points = plan(Suite::Standard, &Selection::default()).unwrap();
+    let h100 = (9, 0);
+    let runnable: Vec<_> = points
+        .iter()
+        .filter(|p| supports_on(h100, p).is_ok())
+        .collect();
+    let count = |k: WorkloadKind| runnable.iter().filter(|p| p.kind() == k).count();
+    // matmul: 4 sizes × 5 dtypes; attention: 4 s × 2 causal × 2 dtypes + 1 (d=64);
+    // train-mlp: 3 widths × 2 dtypes.
+    assert_eq!(count(WorkloadKind::Matmul), 20);
+    assert_eq!(count(WorkloadKind::Attention), 17);
+    assert_eq!(count(WorkloadKind::TrainMlp), 6);
+    let by_id = |id: &str| {
+        runnable
+            .iter()
+            .find(|p| p.id() == id)
+            .unwrap_or_else(|| panic!("{id} not in the standard suite"))
+    };
+    let gemm = by_id("matmul/m=8192,n=8192,k=8192/bf16");
+    assert_eq!(gemm.flops(), 2.0 * 8192f64.powi(3));
+    assert_eq!(gemm.bytes(), 2.0 * 3.0 * 8192.0 * 8192.0);
+    let att = by_id("attention/b=4,h=32,s=4096,d=128,causal=1/bf16");
+    assert_eq!(
+        att.flops(),
+        4.0 * 4.0 * 32.0 * 4096f64.powi(2) * 128.0 / 2.0
+    );
+    assert_eq!(att.bytes(), 4.0 * 4.0 * 32.0 * 4096.0 * 128.0 * 2.0);
+    let mlp = by_id("train-mlp/layers=4,width=4096,batch=512,classes=1000/bf16");
+    if let Workload::TrainMlp(m) = mlp.workload {
+        let params = 4 * (4096 * 4096 + 4096) + 4096 * 1000 + 1000;
+        assert_eq!(m.parameters(), params);
+        assert_eq!(mlp.flops(), 6.0 * params as f64 * 512.0);
+    } else {
+        panic!("not a train-mlp point");
+    }
+    // On an A100 (8.0) the fp8 GEMMs are skipped with a reason.
+    let fp8 = by_id("matmul/m=4096,n=4096,k=4096/fp8_e4m3");
+    assert!(supports_on((8, 0), fp8).unwrap_err().contains("8.9"));
+}

@@ -1,0 +1,743 @@
+#!/usr/bin/env python3
+"""Vendor reference for bench's CUDA backend: the same points measured with PyTorch.
+
+For every point of a bench plan (``bench plan --backend neuron --suite S --out plan.json``
+lists a suite's points; the plan is backend-independent) this script runs the vendor's best
+path on the same GPU -- torch.matmul (torch._scaled_mm for fp8 e4m3), torch SDPA, and an
+equivalent torch MLP training step (nn.Linear layers, cross-entropy, torch.optim.SGD with
+momentum 0.9, lr 0.01) -- times it with CUDA events after an L2 flush (a memset of an
+L2-sized buffer, as bench does), samples until the median's 95% interval is within the
+target (bounded by min/max samples and a per-point budget), checks the output against a
+float64 reference on sampled rows, and writes a bench.run/1 run.json with backend kind
+``cuda`` and implementation ``torch``, so ``bench report`` shows each bench kernel as a
+fraction of the vendor's.
+
+Inputs are bench's own seeded inputs, bit for bit (kernels/src/rng.rs re-implemented with
+numpy): matmul A/B, attention Q/K/V, MLP parameters and batches. MLP labels (argmax of a
+random teacher) are computed in float64 here and in float32 in bench, so a near-tie may give
+a different label; that cannot change a timing.
+
+``--dry-run`` needs neither torch nor a GPU: it writes a run.json whose points are all
+``skipped`` with reason "dry run: not a measurement" and ``backend.simulated: true``, for
+testing the file format and the plan handling. It refuses to write under results/runs.
+"""
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+
+SCHEMA = "bench.run/1"
+LEARNING_RATE = 0.01
+MOMENTUM = 0.9
+BATCH_POOL = 4
+MASK64 = (1 << 64) - 1
+
+# Tolerances: the same tables as kernels/src/{matmul,attention,mlp}.rs.
+TOLERANCE = {
+    "matmul": {"f32": 1e-4, "tf32": 1e-2, "bf16": 1e-2, "f16": 2e-3, "fp8_e4m3": 5e-2},
+    "attention": {"f32": 2e-4, "tf32": 1e-2, "bf16": 3e-2, "f16": 5e-3, "fp8_e4m3": 1e-1},
+    "train-mlp": {"f32": 1e-4, "tf32": 5e-3, "f16": 1e-2, "bf16": 5e-2, "fp8_e4m3": 5e-2},
+}
+DTYPE_BYTES = {"f32": 4, "tf32": 4, "bf16": 2, "f16": 2, "fp8_e4m3": 1}
+FULL_CHECK_MACS = 1 << 27
+
+
+# ---------------------------------------------------------------- point accounting (as bench)
+
+def mlp_parameters(p):
+    w = p["width"]
+    return p["layers"] * (w * w + w) + w * p["classes"] + p["classes"]
+
+
+def flops(workload, p):
+    if workload == "matmul":
+        return 2.0 * p["m"] * p["n"] * p["k"]
+    if workload == "attention":
+        full = 4.0 * p["b"] * p["h"] * float(p["s"]) ** 2 * p["d"]
+        return full / 2.0 if p["causal"] else full
+    if workload == "train-mlp":
+        return 6.0 * mlp_parameters(p) * p["batch"]
+    raise ValueError(f"no torch reference for workload {workload}")
+
+
+def bytes_moved(workload, p, dtype):
+    e = DTYPE_BYTES[dtype]
+    if workload == "matmul":
+        return float(e * (p["m"] * p["k"] + p["k"] * p["n"] + p["m"] * p["n"]))
+    if workload == "attention":
+        return 4.0 * p["b"] * p["h"] * p["s"] * p["d"] * e
+    acts = p["batch"] * (p["width"] * p["layers"] + p["classes"])
+    return float(e * (5.0 * mlp_parameters(p) + 2.0 * acts))
+
+
+def items(workload, p):
+    if workload == "matmul":
+        return 1.0, "matmuls"
+    if workload == "attention":
+        return float(p["b"] * p["s"]), "tokens"
+    return float(p["batch"]), "samples"
+
+
+def check_steps(p):
+    return 4 if mlp_parameters(p) * p["batch"] <= (1 << 30) else 2
+
+
+def checked_rows(total, per_row_macs, minimum):
+    rows = max(FULL_CHECK_MACS // max(per_row_macs, 1), minimum)
+    rows = min(rows, total)
+    if rows >= total:
+        return list(range(total))
+    out = sorted({i * (total - 1) // (rows - 1) for i in range(rows)})
+    return out
+
+
+# ---------------------------------------------------------------- bench's seeded inputs
+
+def stream_seed(seed, name):
+    h = 0xCBF29CE484222325
+    for b in name.encode():
+        h ^= b
+        h = (h * 0x100000001B3) & MASK64
+    rot = ((h << 17) | (h >> 47)) & MASK64
+    return (seed ^ rot) & MASK64
+
+
+def fill(seed, name, n, scale):
+    """Rng::for_stream(seed, name).fill(n, scale): SplitMix64, uniform in [-scale, scale),
+    zeros skipped (a zero draws again, shifting the stream)."""
+    import numpy as np
+
+    state0 = np.uint64(stream_seed(seed, name))
+    out = np.empty(0, dtype=np.float32)
+    start = 0
+    lo, width = np.float32(-scale), np.float32(scale) - np.float32(-scale)
+    while out.size < n:
+        want = n - out.size + 64
+        with np.errstate(over="ignore"):
+            idx = np.arange(start + 1, start + want + 1, dtype=np.uint64)
+            z = state0 + idx * np.uint64(0x9E3779B97F4A7C15)
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            z = z ^ (z >> np.uint64(31))
+        f = ((z >> np.uint64(11)).astype(np.float64) * (1.0 / float(1 << 53))).astype(np.float32)
+        v = lo + width * f
+        v = v[v != 0]
+        out = np.concatenate([out, v])
+        start += want
+    return out[:n]
+
+
+def round_to(values, dtype):
+    """kernels::DType::round on float32 values (bf16/f16 round to nearest even)."""
+    import numpy as np
+
+    x = np.asarray(values, dtype=np.float32)
+    if dtype == "f32":
+        return x
+    if dtype == "f16":
+        return x.astype(np.float16).astype(np.float32)
+    if dtype in ("bf16", "tf32"):
+        drop = 16 if dtype == "bf16" else 13
+        u = x.view(np.uint32).astype(np.uint64)
+        half = np.uint64(1 << (drop - 1))
+        lsb = (u >> np.uint64(drop)) & np.uint64(1)
+        r = ((u + half - np.uint64(1) + lsb) & np.uint64(~((1 << drop) - 1) & 0xFFFFFFFF))
+        r = r.astype(np.uint32).view(np.float32)
+        return np.where(np.isfinite(x), r, x)
+    if dtype == "fp8_e4m3":
+        a = np.minimum(np.abs(x), np.float32(448.0))
+        e = np.floor(np.log2(np.maximum(a, np.float32(2.0 ** -6)))).astype(np.float32)
+        step = np.where(a < 2.0 ** -6, np.float32(2.0 ** -9), np.exp2(e - 3).astype(np.float32))
+        r = (np.round(a / step) * step).astype(np.float32)  # numpy rounds half to even
+        return np.copysign(np.minimum(r, np.float32(448.0)), x).astype(np.float32)
+    raise ValueError(dtype)
+
+
+def point_inputs(workload, p, dtype, seed):
+    """bench's inputs for a point, as float32 numpy arrays (and int labels)."""
+    import numpy as np
+
+    if workload == "matmul":
+        m, n, k = p["m"], p["n"], p["k"]
+        return {
+            "a": round_to(fill(seed, "matmul/a", m * k, 1.0), dtype).reshape(m, k),
+            "b": round_to(fill(seed, "matmul/b", k * n, 1.0), dtype).reshape(k, n),
+        }
+    if workload == "attention":
+        shape = (p["b"], p["h"], p["s"], p["d"])
+        size = int(np.prod(shape))
+        return {
+            name: round_to(fill(seed, f"attention/{name}", size, 1.0), dtype).reshape(shape)
+            for name in ("q", "k", "v")
+        }
+    w, b, c, layers = p["width"], p["batch"], p["classes"], p["layers"]
+    out = {}
+    shapes = []
+    for i in range(layers):
+        shapes += [(f"w{i}", (w, w)), (f"b{i}", (w,))]
+    shapes += [("w_out", (w, c)), ("b_out", (c,))]
+    for name, shape in shapes:
+        # f32 arithmetic, as kernels/src/mlp.rs computes it
+        scale = np.sqrt(np.float32(6.0) / np.float32(shape[0])) if len(shape) == 2 else 0.01
+        scale = float(np.float32(scale))
+        n = int(np.prod(shape))
+        out[name] = round_to(fill(seed, f"train-mlp/{name}", n, scale), dtype).reshape(shape)
+    x = round_to(fill(seed, "train-mlp/x", BATCH_POOL * b * w, 1.0), dtype)
+    teacher = fill(seed, "train-mlp/teacher", w * c, 1.0).reshape(w, c)
+    out["x"] = x.reshape(BATCH_POOL, b, w)
+    out["y"] = np.argmax(x.reshape(-1, w).astype(np.float64) @ teacher.astype(np.float64), axis=1)
+    out["y"] = out["y"].astype(np.int64).reshape(BATCH_POOL, b)
+    return out
+
+
+# ---------------------------------------------------------------- statistics (as harness/src/stats.rs)
+
+def quantile_sorted(s, q):
+    pos = min(max(q, 0.0), 1.0) * (len(s) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def relative_ci_halfwidth(samples):
+    s = sorted(samples)
+    n = len(s)
+    if n < 3:
+        lo, hi = s[0], s[-1]
+    else:
+        half = 1.96 * math.sqrt(n) / 2.0
+        lo = s[max(int(math.floor(n / 2.0 - half)), 0)]
+        hi = s[min(int(math.ceil(n / 2.0 + half)), n - 1)]
+    m = quantile_sorted(s, 0.5)
+    return float("inf") if m <= 0 else (hi - lo) / 2.0 / m
+
+
+def summarize(samples, seed, resamples=2000):
+    import random
+
+    n = len(samples)
+    s = sorted(samples)
+    mean = sum(samples) / n
+    var = sum((x - mean) ** 2 for x in samples) / (n - 1) if n > 1 else 0.0
+    med = quantile_sorted(s, 0.5)
+    mad = quantile_sorted(sorted(abs(x - med) for x in samples), 0.5)
+    q1, q3 = quantile_sorted(s, 0.25), quantile_sorted(s, 0.75)
+    iqr = q3 - q1
+    outliers = sum(1 for x in s if x < q1 - 1.5 * iqr or x > q3 + 1.5 * iqr)
+    if n >= 2:
+        rng = random.Random(seed)
+        meds = sorted(quantile_sorted(sorted(rng.choice(samples) for _ in range(n)), 0.5)
+                      for _ in range(resamples))
+        lo, hi = quantile_sorted(meds, 0.025), quantile_sorted(meds, 0.975)
+    else:
+        lo = hi = med
+    return {
+        "n": n, "median_s": med, "mean_s": mean, "stdev_s": math.sqrt(var), "mad_s": mad,
+        "ci95_low_s": min(lo, med), "ci95_high_s": max(hi, med), "outliers": outliers,
+    }
+
+
+# ---------------------------------------------------------------- provenance
+
+def now():
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def host_info(instance):
+    cpu = platform.processor() or platform.machine()
+    info = read("/proc/cpuinfo")
+    if info:
+        for line in info.splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = 0
+    meminfo = read("/proc/meminfo")
+    if meminfo:
+        for line in meminfo.splitlines():
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+    source = "cli"
+    if instance is None:
+        vendor = read("/sys/devices/virtual/dmi/id/sys_vendor") or ""
+        product = read("/sys/devices/virtual/dmi/id/product_name")
+        if "Amazon" in vendor and product:
+            instance, source = product, "dmi"
+        else:
+            source = "unknown: not an EC2 instance (pass --instance TYPE to price this run)"
+    osname = platform.platform()
+    return {
+        "hostname": socket.gethostname(), "cpu": cpu, "cores": os.cpu_count() or 1,
+        "memory_bytes": mem, "os": osname, "instance_type": instance,
+        "instance_type_source": source,
+    }
+
+
+def git_commit():
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+        return out or "unknown"
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def relevant_env():
+    prefixes = ("BENCH_", "CUDA_", "TORCH_", "NVIDIA_", "CUBLAS", "PYTORCH_")
+    return {k: v for k, v in os.environ.items() if k.startswith(prefixes)}
+
+
+# ---------------------------------------------------------------- torch measurement
+
+class Torch:
+    """Everything that needs torch and a GPU."""
+
+    def __init__(self, device_index):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SystemExit("error: torch sees no CUDA device (torch.cuda.is_available() is "
+                             "False); run on a GPU machine or use --dry-run")
+        self.torch = torch
+        self.dev = torch.device("cuda", device_index)
+        torch.cuda.set_device(self.dev)
+        props = torch.cuda.get_device_properties(self.dev)
+        self.props = props
+        l2 = int(getattr(props, "L2_cache_size", 0) or 0)
+        self.flush = torch.empty(max(l2, 1 << 20), dtype=torch.uint8, device=self.dev)
+        self.start = torch.cuda.Event(enable_timing=True)
+        self.end = torch.cuda.Event(enable_timing=True)
+
+    def dtype(self, name):
+        t = self.torch
+        return {"f32": t.float32, "tf32": t.float32, "bf16": t.bfloat16, "f16": t.float16,
+                "fp8_e4m3": t.float8_e4m3fn}[name]
+
+    def tensor(self, array, dtype):
+        t = self.torch.from_numpy(array).to(self.dev)
+        return t.to(self.dtype(dtype))
+
+    def timed(self, fn):
+        self.flush.zero_()
+        self.start.record()
+        fn()
+        self.end.record()
+        self.end.synchronize()
+        return self.start.elapsed_time(self.end) / 1e3
+
+    def info(self):
+        t = self.torch
+        p = self.props
+        extra = {
+            "torch": t.__version__,
+            "torch_cuda": str(t.version.cuda),
+            "cudnn": str(t.backends.cudnn.version()),
+            "compute_capability": f"{p.major}.{p.minor}",
+            "sm_count": str(p.multi_processor_count),
+            "memory_bytes": str(p.total_memory),
+            "l2_bytes": str(getattr(p, "L2_cache_size", "unknown")),
+            "gpu_index": str(self.dev.index),
+            "cache_between_samples": f"L2 flushed before every sample: zero_() of a "
+                                     f"{self.flush.numel()} byte buffer, outside the timed events",
+        }
+        driver = None
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version,clocks.max.sm,"
+                                  "clocks.max.mem", "--format=csv,noheader",
+                                  f"--id={self.dev.index}"], capture_output=True, text=True,
+                                 timeout=20)
+            if out.returncode == 0 and out.stdout.strip():
+                drv, sm, mem = [x.strip() for x in out.stdout.strip().split(",")[:3]]
+                driver = drv
+                extra["sm_clock_max"] = sm
+                extra["mem_clock_max"] = mem
+        except (OSError, subprocess.SubprocessError, ValueError):
+            extra["nvidia_smi"] = "unavailable"
+        return {
+            "device": p.name, "device_count": t.cuda.device_count(),
+            "runtime_version": f"torch {t.__version__} (CUDA {t.version.cuda}, cuBLAS via torch)",
+            "driver_version": driver, "extra": extra,
+        }
+
+
+def prepare_matmul(tc, p, dtype, x):
+    torch = tc.torch
+    torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
+    a, b = tc.tensor(x["a"], dtype), tc.tensor(x["b"], dtype)
+    if dtype == "fp8_e4m3":
+        one = torch.ones((), dtype=torch.float32, device=tc.dev)
+        bt = b.t().contiguous().t()  # column-major B, as _scaled_mm requires
+
+        def run():
+            return torch._scaled_mm(a, bt, scale_a=one, scale_b=one, out_dtype=torch.bfloat16,
+                                    use_fast_accum=False)
+    else:
+        def run():
+            return torch.matmul(a, b)
+    return run
+
+
+def prepare_attention(tc, p, dtype, x):
+    torch = tc.torch
+    q, k, v = (tc.tensor(x[n], dtype) for n in ("q", "k", "v"))
+    causal = bool(p["causal"])
+
+    def run():
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    return run
+
+
+class MlpStep:
+    def __init__(self, tc, p, dtype, x):
+        torch = tc.torch
+        torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
+        self.torch = torch
+        self.params = []
+        for i in range(p["layers"]):
+            self.params += [tc.tensor(x[f"w{i}"], dtype), tc.tensor(x[f"b{i}"], dtype)]
+        self.params += [tc.tensor(x["w_out"], dtype), tc.tensor(x["b_out"], dtype)]
+        for t in self.params:
+            t.requires_grad_(True)
+        self.layers = p["layers"]
+        self.x = tc.tensor(x["x"], dtype)
+        self.y = torch.from_numpy(x["y"]).to(tc.dev)
+        self.opt = torch.optim.SGD(self.params, lr=LEARNING_RATE, momentum=MOMENTUM)
+        self.step = 0
+        self.loss_dev = []
+
+    def __call__(self):
+        torch = self.torch
+        slot = self.step % BATCH_POOL
+        h = self.x[slot]
+        for i in range(self.layers):
+            h = torch.relu(torch.addmm(self.params[2 * i + 1], h, self.params[2 * i]))
+        logits = torch.addmm(self.params[-1], h, self.params[-2])
+        loss = torch.nn.functional.cross_entropy(logits.float(), self.y[slot])
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.loss_dev.append(loss.detach())
+        self.step += 1
+
+    def losses(self):
+        return [float(v) for v in self.loss_dev]
+
+
+def rel_error(out, ref):
+    """bench's metric: max |out − ref| / (|ref| + rms(ref)), on float64 tensors."""
+    rms = ref.pow(2).mean().sqrt()
+    err = ((out - ref).abs() / (ref.abs() + rms)).max()
+    return float(err)
+
+
+def check_matmul(tc, p, x, out):
+    torch = tc.torch
+    rows = checked_rows(p["m"], p["n"] * p["k"], 4)
+    a = torch.from_numpy(x["a"][rows]).double().to(tc.dev)
+    b = torch.from_numpy(x["b"]).double().to(tc.dev)
+    return rel_error(out[rows].double(), a @ b), len(rows) * p["n"]
+
+
+def check_attention(tc, p, x, out):
+    torch = tc.torch
+    rows = checked_rows(p["s"], p["b"] * p["h"] * p["s"] * p["d"] * 2, 2)
+    q = torch.from_numpy(x["q"]).double().to(tc.dev)[:, :, rows]
+    k = torch.from_numpy(x["k"]).double().to(tc.dev)
+    v = torch.from_numpy(x["v"]).double().to(tc.dev)
+    scores = q @ k.transpose(-1, -2) / math.sqrt(p["d"])
+    if p["causal"]:
+        idx = torch.tensor(rows, device=tc.dev).unsqueeze(1)
+        keys = torch.arange(p["s"], device=tc.dev).unsqueeze(0)
+        scores = scores.masked_fill(keys > idx, float("-inf"))
+    ref = torch.softmax(scores, dim=-1) @ v
+    got = out[:, :, rows].double()
+    return rel_error(got, ref), ref.numel()
+
+
+def reference_losses(p, x, steps):
+    """float64 replay of the first training steps, on the host (numpy)."""
+    import numpy as np
+
+    L = p["layers"]
+    params = [x[f"w{i}"] if j == 0 else x[f"b{i}"] for i in range(L) for j in (0, 1)]
+    params += [x["w_out"], x["b_out"]]
+    params = [t.astype(np.float64) for t in params]
+    vel = [np.zeros_like(t) for t in params]
+    losses = []
+    for step in range(steps):
+        slot = step % BATCH_POOL
+        xb = x["x"][slot].astype(np.float64)
+        yb = x["y"][slot]
+        acts = [xb]
+        for i in range(L):
+            acts.append(np.maximum(acts[-1] @ params[2 * i] + params[2 * i + 1], 0.0))
+        logits = acts[-1] @ params[2 * L] + params[2 * L + 1]
+        mx = logits.max(axis=1, keepdims=True)
+        lse = mx[:, 0] + np.log(np.exp(logits - mx).sum(axis=1))
+        bsz = len(yb)
+        losses.append(float(np.mean(lse - logits[np.arange(bsz), yb])))
+        g = np.exp(logits - lse[:, None])
+        g[np.arange(bsz), yb] -= 1.0
+        g /= bsz
+        grads = [None] * len(params)
+        grads[2 * L] = acts[L].T @ g
+        grads[2 * L + 1] = g.sum(axis=0)
+        dh = g @ params[2 * L].T
+        for i in reversed(range(L)):
+            dh = dh * (acts[i + 1] > 0)
+            grads[2 * i] = acts[i].T @ dh
+            grads[2 * i + 1] = dh.sum(axis=0)
+            if i > 0:
+                dh = dh @ params[2 * i].T
+        for t, v, gr in zip(params, vel, grads):
+            v *= MOMENTUM
+            v += gr
+            t -= LEARNING_RATE * v
+    return losses
+
+
+def measure(tc, run, args, seed):
+    start = time.perf_counter()
+    warm = 0
+    while warm == 0 or time.perf_counter() - start < args.warmup:
+        tc.timed(run)
+        warm += 1
+    samples, next_check, met = [], max(args.min_samples, 2), False
+    t0 = time.perf_counter()
+    while True:
+        samples.append(tc.timed(run))
+        n = len(samples)
+        if n >= args.max_samples:
+            break
+        if n >= next_check:
+            next_check = n + max(n // 4, 1)
+            if relative_ci_halfwidth(samples) <= args.target_noise:
+                met = True
+                break
+        if n >= args.min_samples and time.perf_counter() - t0 >= args.budget:
+            break
+    return samples, met
+
+
+def blank_record(pt, dtype):
+    w, p = pt["workload"], pt["params"]
+    return {
+        "id": pt["id"], "workload": w, "params": p, "dtype": dtype, "status": "skipped",
+        "reason": None, "flops": flops(w, p), "bytes": bytes_moved(w, p, dtype),
+        "devices_used": 1.0, "check": None, "timer": None, "samples_s": [], "stats": None,
+        "throughput": None, "one_off_s": {"init": None, "load": None, "compile": None},
+        "train": None,
+    }
+
+
+def run_point(tc, pt, args, init_s):
+    import numpy as np  # noqa: F401  (inputs need numpy)
+
+    w, p, dtype = pt["workload"], pt["params"], pt["dtype"]
+    rec = blank_record(pt, dtype)
+    rec["one_off_s"]["init"] = init_s
+    if w not in ("matmul", "attention", "train-mlp"):
+        rec["reason"] = f"no torch reference for {w}"
+        return rec
+    if w == "attention" and dtype not in ("bf16", "f16"):
+        rec["reason"] = "bench's cuda attention runs bf16 and f16 only"
+        return rec
+    if w == "train-mlp" and dtype == "fp8_e4m3":
+        rec["reason"] = "train-mlp has no fp8 variant"
+        return rec
+    if dtype == "fp8_e4m3" and (tc.props.major, tc.props.minor) < (8, 9):
+        rec["reason"] = "fp8 e4m3 needs compute capability 8.9+"
+        return rec
+    t_load = time.perf_counter()
+    x = point_inputs(w, p, dtype, args.seed)
+    try:
+        if w == "matmul":
+            run = prepare_matmul(tc, p, dtype, x)
+        elif w == "attention":
+            run = prepare_attention(tc, p, dtype, x)
+        else:
+            run = MlpStep(tc, p, dtype, x)
+        tc.torch.cuda.synchronize()
+        rec["one_off_s"]["load"] = time.perf_counter() - t_load
+        rec["timer"] = "cuda_event"
+        tol = TOLERANCE[w][dtype]
+        if w == "train-mlp":
+            steps = check_steps(p)
+            for _ in range(steps):
+                tc.timed(run)
+            got = run.losses()
+            ref = reference_losses(p, x, steps)
+            err = max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(got, ref))
+            checked = steps
+        else:
+            out = run()
+            tc.torch.cuda.synchronize()
+            err, checked = (check_matmul if w == "matmul" else check_attention)(tc, p, x, out)
+            del out
+        passed = math.isfinite(err) and err <= tol
+        rec["check"] = {"max_rel_err": err if math.isfinite(err) else None, "tolerance": tol,
+                        "passed": passed, "checked": checked}
+        if not passed:
+            rec["status"] = "failed"
+            rec["reason"] = f"correctness check failed: max relative error {err:.3e} > {tol}"
+            return rec
+        samples, met = measure(tc, run, args, args.seed)
+    except Exception as e:  # a point that fails is recorded, the run goes on
+        rec["status"] = "failed"
+        rec["reason"] = f"torch: {type(e).__name__}: {e}".splitlines()[0][:500]
+        return rec
+    stats = summarize(samples, args.seed)
+    n_items, item = items(w, p)
+    rec.update(status="ok", samples_s=samples, stats=stats, throughput={
+        "flop_per_s": rec["flops"] / stats["median_s"],
+        "items_per_s": n_items / stats["median_s"], "item": item})
+    if not met:
+        rec["reason"] = (f"noise target {args.target_noise * 100:.1f}% not reached within the "
+                         f"{args.budget:.1f} s budget (see stats.ci95_*)")
+    if w == "train-mlp":
+        losses = run.losses()
+        rec["train"] = {"steps": len(losses), "losses": losses,
+                        "optimizer": "sgd-momentum(lr=0.01,momentum=0.9)",
+                        "checked_steps": check_steps(p)}
+    return rec
+
+
+# ---------------------------------------------------------------- main
+
+def load_plan(path):
+    try:
+        with open(path) as f:
+            plan = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise SystemExit(f"error: cannot read plan {path}: {e}; write one with "
+                         f"`bench plan --backend neuron --suite standard --out {path}`")
+    if not isinstance(plan, dict) or "points" not in plan:
+        raise SystemExit(f"error: {path} is not a bench plan (no 'points'); write one with "
+                         f"`bench plan --backend neuron --suite standard --out {path}`")
+    return plan
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--plan", required=True, help="plan.json from `bench plan`")
+    ap.add_argument("--out", default="results/runs", help="directory receiving the run directory")
+    ap.add_argument("--instance", help="instance type for pricing (default: EC2 DMI data)")
+    ap.add_argument("--device", type=int, default=0, help="GPU index")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--budget", type=float, default=3.0, help="sampling seconds per point")
+    ap.add_argument("--warmup", type=float, default=0.1)
+    ap.add_argument("--target-noise", type=float, default=0.01)
+    ap.add_argument("--min-samples", type=int, default=10)
+    ap.add_argument("--max-samples", type=int, default=10000)
+    ap.add_argument("--workload", action="append", default=[], help="only these workloads")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="no torch, no GPU: write a run.json of skipped points (not a measurement)")
+    args = ap.parse_args(argv)
+    for name in ("budget", "target_noise"):
+        if not getattr(args, name) > 0:
+            ap.error(f"--{name.replace('_', '-')} {getattr(args, name)}: must be positive")
+    if args.warmup < 0:
+        ap.error(f"--warmup {args.warmup}: must be zero or positive")
+    if args.min_samples < 2 or args.max_samples < args.min_samples:
+        ap.error(f"--min-samples {args.min_samples} / --max-samples {args.max_samples}: "
+                 "need 2 <= min <= max")
+    return args
+
+
+def inside_results_runs(out):
+    parts = os.path.normpath(os.path.abspath(out)).split(os.sep)
+    return any(a == "results" and b == "runs" for a, b in zip(parts, parts[1:]))
+
+
+def write_atomic(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1, allow_nan=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.dry_run and inside_results_runs(args.out):
+        raise SystemExit(f"error: --dry-run writes no measurements, so not into {args.out} "
+                         "(results/runs holds real runs only): pass --out /tmp/somewhere")
+    plan = load_plan(args.plan)
+    points = [pt for pt in plan["points"]
+              if not args.workload or pt["workload"] in args.workload]
+    if not points:
+        raise SystemExit("error: the plan and --workload leave no points")
+    host = host_info(args.instance)
+    t_init = time.perf_counter()
+    if args.dry_run:
+        tc = None
+        backend = {"kind": "cuda", "implementation": "torch (dry run: not a measurement)",
+                   "device": "none (dry run)", "device_count": 0, "runtime_version": None,
+                   "driver_version": None, "simulated": True,
+                   "extra": {"dry_run": "no torch, no GPU: every point is skipped"}}
+    else:
+        tc = Torch(args.device)
+        info = tc.info()
+        backend = {"kind": "cuda", "implementation": "torch", "simulated": False, **info}
+    init_s = time.perf_counter() - t_init
+    label = host["instance_type"] or host["hostname"]
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    name = "".join(c if c.isalnum() or c in "-." else "_" for c in f"{stamp}-cuda-torch-{label}")
+    run_dir = os.path.join(args.out, name)
+    os.makedirs(run_dir, exist_ok=True)
+    run = {
+        "schema": SCHEMA,
+        "harness": {"version": f"torch_reference.py ({plan.get('harness_version', '?')})",
+                    "git_commit": git_commit()},
+        "host": host, "backend": backend,
+        "command": " ".join([sys.executable] + sys.argv),
+        "started_at": now(), "finished_at": None,
+        "settings": {"suite": plan.get("suite"), "seed": args.seed, "warmup_s": args.warmup,
+                     "budget_s": args.budget, "target_rel_ci": args.target_noise,
+                     "min_samples": args.min_samples, "max_samples": args.max_samples,
+                     "plan": os.path.abspath(args.plan),
+                     "cache": "L2 flushed before every sample (memset of an L2-sized buffer)"},
+        "env": relevant_env(), "points": [],
+    }
+    path = os.path.join(run_dir, "run.json")
+    write_atomic(path, run)
+    print(f"torch_reference: {len(points)} points; writing {path}", file=sys.stderr)
+    failed = False
+    for pt in points:
+        if tc is None:
+            rec = blank_record(pt, pt["dtype"])
+            rec["reason"] = "dry run: not a measurement"
+        else:
+            rec = run_point(tc, pt, args, init_s)
+            tc.torch.cuda.empty_cache()
+        failed |= rec["status"] == "failed"
+        run["points"].append(rec)
+        write_atomic(path, run)
+        med = rec["stats"]["median_s"] if rec["stats"] else None
+        speed = "" if med is None else "%9.1f TFLOP/s" % (rec["flops"] / med / 1e12)
+        print("  %-55s %-8s %s %s" % (rec["id"], rec["status"], speed, rec["reason"] or ""),
+              file=sys.stderr)
+    run["finished_at"] = now()
+    write_atomic(path, run)
+    print(f"results: {path}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
