@@ -1,0 +1,116 @@
+//! Charts drawn with plotters, each written as SVG and PNG: perf per $ by workload and instance
+//! with the claim line, throughput against size per run with the datasheet peaks, and the
+//! verdict's sensitivity to a discount on either side. PNG text uses DejaVu Sans from the
+//! `dejavu` crate through plotters' ab_glyph feature, so no system font library is needed.
+
+pub mod perf_per_usd;
+pub mod sensitivity;
+pub mod throughput;
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::model::Report;
+
+pub const WIDTH: u32 = 1100;
+pub const HEIGHT: u32 = 620;
+pub const FONT: &str = "sans-serif";
+
+pub type DrawResult = Result<(), Box<dyn Error>>;
+
+/// Distinct colours for series (colour-blind friendly Okabe–Ito order).
+pub const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(213, 94, 0),
+    RGBColor(240, 228, 66),
+    RGBColor(0, 0, 0),
+];
+
+pub fn colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+static FONT_ONCE: Once = Once::new();
+
+/// Registers the embedded font for bitmap text (once per process).
+pub fn register_font() {
+    FONT_ONCE.call_once(|| {
+        // DejaVu Sans parses; failure here would be a broken build of the dejavu crate.
+        if plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_err()
+        {
+            eprintln!("bench: warning: the embedded font did not load; PNG text may be missing");
+        }
+    });
+}
+
+/// A drawn chart: its file stem, caption, SVG text and the paths written.
+#[derive(Debug, Clone)]
+pub struct Drawn {
+    pub stem: String,
+    pub caption: String,
+    pub svg: String,
+    pub files: Vec<PathBuf>,
+}
+
+/// Draws one chart on an SVG and a PNG backend (`plot_svg`/`plot_png` are the same generic
+/// function instantiated for each), writing `<dir>/<stem>.svg` and `.png`.
+pub fn render<D>(
+    dir: &Path,
+    stem: &str,
+    caption: String,
+    data: &D,
+    plot_svg: for<'a> fn(&DrawingArea<SVGBackend<'a>, Shift>, &D) -> DrawResult,
+    plot_png: for<'a> fn(&DrawingArea<BitMapBackend<'a>, Shift>, &D) -> DrawResult,
+) -> Result<Drawn, Box<dyn Error>> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE)?;
+        plot_svg(&root, data)?;
+        root.present()?;
+    }
+    let png = dir.join(format!("{stem}.png"));
+    {
+        let root = BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE)?;
+        plot_png(&root, data)?;
+        root.present()?;
+    }
+    let svg_path = dir.join(format!("{stem}.svg"));
+    std::fs::write(&svg_path, &svg)?;
+    Ok(Drawn {
+        stem: stem.into(),
+        caption,
+        svg,
+        files: vec![svg_path, png],
+    })
+}
+
+/// What a chart module returns: the chart, or why these results allow none.
+pub type Outcome = Result<Drawn, String>;
+
+/// The charts these results allow, written under `dir`, and why any others were not drawn.
+pub fn draw_all(rep: &Report, dir: &Path) -> Result<(Vec<Drawn>, Vec<String>), Box<dyn Error>> {
+    register_font();
+    std::fs::create_dir_all(dir)?;
+    let (mut drawn, mut skipped) = (Vec::new(), Vec::new());
+    for outcome in [
+        perf_per_usd::draw(rep, dir)?,
+        throughput::draw(rep, dir)?,
+        sensitivity::draw(rep, dir)?,
+    ] {
+        match outcome {
+            Ok(d) => drawn.push(d),
+            Err(why) => skipped.push(why),
+        }
+    }
+    Ok((drawn, skipped))
+}

@@ -1,0 +1,115 @@
+//! The `bench report` and `bench prices` commands: read the price table (built-in, `--prices
+//! FILE`, `--price TYPE=USD` overrides) and the result files, build the model, and write
+//! report.md, report.html, summary.csv, summary.json, report.json and charts/ into --out.
+//! Every bad input is an error naming the file or value (the binary exits 2).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::devices::DeviceTable;
+use super::model::{build, Options, Report};
+use super::prices::PriceTable;
+use super::{charts, compose, html, input, markdown, summary};
+use crate::cli::{PricesArgs, ReportArgs};
+
+/// The price table a command uses.
+pub fn price_table(file: Option<&Path>, overrides: &[String]) -> Result<PriceTable> {
+    let table = match file {
+        Some(f) => PriceTable::from_file(f)?,
+        None => PriceTable::builtin(),
+    };
+    Ok(table.with_overrides(overrides)?)
+}
+
+/// `bench prices`: prints the table in use.
+pub fn prices(args: &PricesArgs) -> Result<()> {
+    let t = price_table(args.prices.as_deref(), &args.price)?;
+    print!("{}", t.render());
+    Ok(())
+}
+
+/// `bench report`: writes the report and prints where.
+pub fn report(args: &ReportArgs) -> Result<()> {
+    let prices = price_table(args.prices.as_deref(), &args.price)?;
+    let runs = input::load(&args.paths)?;
+    let opts = Options {
+        claim: args.claim,
+        baseline: args.baseline.clone(),
+        challenger: args.challenger.clone(),
+    };
+    let model = build(&runs, &prices, &DeviceTable::builtin(), &opts)?;
+    write(&model, &args.out)?;
+    print_summary(&model, &args.out);
+    Ok(())
+}
+
+/// A report over one finished run, written to `<run dir>/report` (for `bench --report`).
+pub fn report_beside_run(run_dir: &Path) -> Result<PathBuf> {
+    let out = run_dir.join("report");
+    let runs = input::load(&[run_dir.to_path_buf()])?;
+    let opts = Options {
+        claim: 1.30,
+        baseline: "cuda".into(),
+        challenger: "neuron".into(),
+    };
+    let model = build(
+        &runs,
+        &PriceTable::builtin(),
+        &DeviceTable::builtin(),
+        &opts,
+    )?;
+    write(&model, &out)?;
+    Ok(out.join("report.md"))
+}
+
+fn print_summary(model: &Report, out: &Path) {
+    for c in &model.comparisons {
+        match (c.overall, c.verdict) {
+            (Some(o), Some(v)) => println!(
+                "{v}: {} vs {}: ratio {:.3} (95% CI {:.3}-{:.3}) over {} points, claim {}",
+                c.challenger_price.instance,
+                c.baseline_price.instance,
+                o.ratio,
+                o.low,
+                o.high,
+                c.pairs.len(),
+                model.claim
+            ),
+            _ => println!(
+                "no verdict: {} vs {} share no usable point",
+                model.runs[c.challenger].name, model.runs[c.baseline].name
+            ),
+        }
+    }
+    for m in &model.missing {
+        println!("missing: {m}");
+    }
+    println!("report: {}", out.join("report.md").display());
+}
+
+/// Writes every output file of a report into `out`.
+pub fn write(model: &Report, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create report directory {}", out.display()))?;
+    let chart_dir = out.join("charts");
+    let (drawn, not_drawn) = charts::draw_all(model, &chart_dir)
+        .map_err(|e| anyhow::anyhow!("drawing charts in {}: {e}", chart_dir.display()))?;
+    let list: Vec<(String, String)> = drawn
+        .iter()
+        .map(|d| (d.stem.clone(), d.caption.clone()))
+        .collect();
+    let blocks = compose::compose(model, &list, &not_drawn);
+    let svgs: BTreeMap<String, String> = drawn.into_iter().map(|d| (d.stem, d.svg)).collect();
+    let put = |name: &str, text: String| {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    };
+    put("report.md", markdown::render(&blocks))?;
+    put("report.html", html::render("bench report", &blocks, &svgs))?;
+    put("summary.csv", summary::csv(model)?)?;
+    put("summary.json", summary::json(model)?)?;
+    put("report.json", serde_json::to_string_pretty(model)?)?;
+    Ok(())
+}

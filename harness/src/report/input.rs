@@ -1,0 +1,97 @@
+//! Finding and reading the result files a report is made from: each PATH is a run.json, a run
+//! directory holding one, or a folder of run directories (like `results/runs`). Every file goes
+//! through `schema::read_run`, so a truncated, malformed or unknown-schema file is an error that
+//! names it.
+
+use std::path::{Path, PathBuf};
+
+use crate::schema::{read_run, ReadError, RunFile};
+
+/// One result file and the name the report calls it by (its directory's name).
+#[derive(Debug, Clone)]
+pub struct LoadedRun {
+    pub name: String,
+    pub path: PathBuf,
+    pub run: RunFile,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// A result file that cannot be read (the message names it).
+    #[error("{0}")]
+    Read(String),
+    #[error("{0}: no such file or directory; pass run.json files or run directories")]
+    Missing(PathBuf),
+    #[error("{0}: holds no run.json (nor run directories with one); pass run.json files or run directories")]
+    Empty(PathBuf),
+    #[error("no result files given: bench report PATH... --out DIR")]
+    NoPaths,
+}
+
+fn run_name(file: &Path) -> String {
+    let dir = file.parent().and_then(|p| p.file_name());
+    match (file.file_name().and_then(|f| f.to_str()), dir) {
+        (Some("run.json"), Some(d)) => d.to_string_lossy().into_owned(),
+        (Some(f), _) => f.trim_end_matches(".json").to_string(),
+        _ => file.display().to_string(),
+    }
+}
+
+impl From<ReadError> for InputError {
+    fn from(e: ReadError) -> Self {
+        InputError::Read(e.to_string())
+    }
+}
+
+/// The run.json files a PATH stands for.
+pub fn expand(path: &Path) -> Result<Vec<PathBuf>, InputError> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    if !path.is_dir() {
+        return Err(InputError::Missing(path.to_path_buf()));
+    }
+    let own = path.join("run.json");
+    if own.exists() {
+        return Ok(vec![own]);
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|source| ReadError::Io {
+            path: path.display().to_string(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path().join("run.json")))
+        .filter(|p| p.is_file())
+        .collect();
+    if found.is_empty() {
+        return Err(InputError::Empty(path.to_path_buf()));
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Reads every result file the paths stand for, in order, each once.
+pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedRun>, InputError> {
+    if paths.is_empty() {
+        return Err(InputError::NoPaths);
+    }
+    let mut files = Vec::new();
+    for p in paths {
+        for f in expand(p)? {
+            if !files.contains(&f) {
+                files.push(f);
+            }
+        }
+    }
+    files
+        .into_iter()
+        .map(|f| {
+            let run = read_run(&f)?;
+            Ok(LoadedRun {
+                name: run_name(&f),
+                path: f,
+                run,
+            })
+        })
+        .collect()
+}

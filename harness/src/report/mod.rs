@@ -1,0 +1,20 @@
+//! `bench report` and `bench prices`: turns result files from any machines into the verdict on
+//! the price-performance claim (markdown, self-contained HTML, CSV/JSON, SVG/PNG charts).
+//! Data flows one way: input (run.json) → model (prices joined, pairing, bootstrap, verdicts)
+//! → compose (text blocks) → markdown/html, plus summary and charts from the same model.
+
+pub mod charts;
+pub mod command;
+pub mod compose;
+pub mod devices;
+pub mod doc;
+pub mod html;
+pub mod input;
+pub mod markdown;
+pub mod metrics;
+pub mod model;
+pub mod pairing;
+pub mod prices;
+pub mod resample;
+pub mod summary;
+pub mod verdict;

@@ -1,0 +1,628 @@
+//! Builds the report's model from loaded runs, prices and datasheet peaks: per-run metrics,
+//! the comparisons (baseline × challenger runs) with per-point ratios, intervals and verdicts,
+//! the geometric mean and break-even prices, the exclusions, what is missing, and (with no
+//! comparison) a datasheet-only table. Renderers read only this model.
+
+use serde::Serialize;
+
+use kernels::rng::Rng;
+
+use super::devices::DeviceTable;
+use super::input::LoadedRun;
+use super::metrics::{perf_unit, point_metrics, work_per_iteration, PointMetrics};
+use super::pairing::{pair, selects, unusable, Unpaired};
+use super::prices::{PriceTable, Priced};
+use super::resample::RankTables;
+use super::verdict::{
+    break_even, geomean, geomean_ci, ratio_ci, verdict, BreakEven, RatioCi, Side, Verdict,
+    RESAMPLES,
+};
+
+/// Seed of every bootstrap in a report (reports are reproducible).
+pub const REPORT_SEED: u64 = 0x5eed_2026;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub claim: f64,
+    pub baseline: String,
+    pub challenger: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: instance {instance} has no price in {origin}{hint}; pass --price {instance}=USD (dollars per hour) or --prices FILE")]
+    NoPrice {
+        path: String,
+        instance: String,
+        origin: String,
+        hint: String,
+    },
+    #[error("{path}: the run records no instance type, so it cannot be priced for the comparison; re-run it with --instance TYPE")]
+    NoInstance { path: String },
+    #[error("--claim {0}: must be a positive ratio, e.g. 1.30")]
+    Claim(f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Baseline,
+    Challenger,
+    Both,
+    Other,
+    Simulated,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub name: String,
+    pub path: String,
+    pub backend: String,
+    pub implementation: String,
+    pub device: String,
+    pub device_count: u32,
+    pub instance: Option<String>,
+    pub instance_source: String,
+    pub simulated: bool,
+    pub role: Role,
+    pub price: Option<Priced>,
+    /// Why the run has no price and how to give it one.
+    pub price_note: Option<String>,
+    pub accelerator: Option<String>,
+    pub ok: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub points: Vec<PointMetrics>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PairRow {
+    pub point_id: String,
+    pub workload: String,
+    pub dtype: String,
+    pub baseline_median_s: f64,
+    pub challenger_median_s: f64,
+    pub baseline_devices_used: f64,
+    pub challenger_devices_used: f64,
+    pub baseline_perf_per_usd: f64,
+    pub challenger_perf_per_usd: f64,
+    pub perf_unit: String,
+    pub ratio: RatioCi,
+    pub verdict: Verdict,
+    pub break_even: BreakEven,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub baseline: usize,
+    pub challenger: usize,
+    pub baseline_price: Priced,
+    pub challenger_price: Priced,
+    pub pairs: Vec<PairRow>,
+    pub unpaired: Vec<Unpaired>,
+    /// Geometric mean over paired points with its bootstrap interval.
+    pub overall: Option<RatioCi>,
+    pub verdict: Option<Verdict>,
+    pub break_even: Option<BreakEven>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Excluded {
+    pub run: String,
+    pub point_id: String,
+    pub reason: String,
+}
+
+/// One instance's datasheet peak per dollar (never a measurement).
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasheetRow {
+    pub instance: String,
+    pub accelerator: String,
+    pub accelerators: f64,
+    pub usd_per_hour: f64,
+    pub price_model: String,
+    pub peak_bf16_pflops: f64,
+    pub peak_pflops_hours_per_usd: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub claim: f64,
+    pub baseline_selector: String,
+    pub challenger_selector: String,
+    pub price_origin: String,
+    pub runs: Vec<RunSummary>,
+    pub comparisons: Vec<Comparison>,
+    pub excluded: Vec<Excluded>,
+    pub missing: Vec<String>,
+    pub datasheet: Vec<DatasheetRow>,
+    pub resamples: usize,
+    pub seed: u64,
+}
+
+fn sorted_samples(p: &crate::schema::PointRecord) -> Vec<f64> {
+    let mut v = p.samples_s.clone();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+fn median_of_sorted(s: &[f64]) -> f64 {
+    let n = s.len();
+    (s[(n - 1) / 2] + s[n / 2]) * 0.5
+}
+
+fn price_note(run: &LoadedRun, prices: &PriceTable) -> Option<String> {
+    match &run.run.host.instance_type {
+        None => Some(format!(
+            "no instance type recorded ({}): re-run with `--instance TYPE` (e.g. c7i.4xlarge) to price it; an instance type seen by the report can also be priced with `--price TYPE=USD`",
+            run.run.host.instance_type_source
+        )),
+        Some(t) if prices.price(t).is_none() => {
+            let alts: Vec<String> = prices
+                .alternatives(t)
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {} ${}/h ({}, {})",
+                        r.purchase_model,
+                        r.region,
+                        r.usd_per_hour.unwrap_or_default(),
+                        r.source,
+                        r.as_of
+                    )
+                })
+                .collect();
+            let alt = if alts.is_empty() {
+                String::new()
+            } else {
+                format!("; sourced alternatives: {}", alts.join("; "))
+            };
+            Some(format!(
+                "{t} has no on-demand price in {}{alt}: pass `--price {t}=USD`",
+                prices.origin
+            ))
+        }
+        Some(_) => None,
+    }
+}
+
+struct PairJob<'a> {
+    b: Side<'a>,
+    c: Side<'a>,
+    stream: String,
+}
+
+/// Ratio intervals for every job, and the per-replicate sums of ln(ratio), computed on all
+/// cores in fixed-size chunks merged in order (the result does not depend on the core count).
+fn run_jobs(jobs: &[PairJob], tables: &RankTables) -> (Vec<RatioCi>, Vec<f64>) {
+    const CHUNK: usize = 256;
+    let chunks: Vec<&[PairJob]> = jobs.chunks(CHUNK).collect();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(chunks.len().max(1));
+    let mut results: Vec<Option<(Vec<RatioCi>, Vec<f64>)>> = vec![None; chunks.len()];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let chunks = &chunks;
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    for (ci, chunk) in chunks.iter().enumerate().skip(t).step_by(threads) {
+                        let mut sums = vec![0.0; RESAMPLES];
+                        let cis = chunk
+                            .iter()
+                            .map(|j| {
+                                let mut rng = Rng::for_stream(REPORT_SEED, &j.stream);
+                                ratio_ci(&j.b, &j.c, tables, &mut rng, Some(&mut sums))
+                            })
+                            .collect();
+                        mine.push((ci, (cis, sums)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        for h in handles {
+            for (ci, r) in h.join().expect("bootstrap worker") {
+                results[ci] = Some(r);
+            }
+        }
+    });
+    let mut all = Vec::with_capacity(jobs.len());
+    let mut sums = vec![0.0; RESAMPLES];
+    for (cis, s) in results.into_iter().flatten() {
+        all.extend(cis);
+        for (a, b) in sums.iter_mut().zip(s) {
+            *a += b;
+        }
+    }
+    (all, sums)
+}
+
+pub fn build(
+    runs: &[LoadedRun],
+    prices: &PriceTable,
+    devices: &DeviceTable,
+    opts: &Options,
+) -> Result<Report, ModelError> {
+    if !(opts.claim.is_finite() && opts.claim > 0.0) {
+        return Err(ModelError::Claim(opts.claim));
+    }
+    let mut summaries = Vec::with_capacity(runs.len());
+    let mut excluded = Vec::new();
+    let mut sorted: Vec<Vec<Vec<f64>>> = Vec::with_capacity(runs.len());
+    for run in runs {
+        let r = &run.run;
+        let is_b = selects(&opts.baseline, run);
+        let is_c = selects(&opts.challenger, run);
+        let role = match (r.backend.simulated, is_b, is_c) {
+            (true, _, _) => Role::Simulated,
+            (false, true, true) => Role::Both,
+            (false, true, false) => Role::Baseline,
+            (false, false, true) => Role::Challenger,
+            _ => Role::Other,
+        };
+        let price = if r.backend.simulated {
+            None
+        } else {
+            r.host
+                .instance_type
+                .as_deref()
+                .and_then(|t| prices.price(t))
+        };
+        let accelerator = r
+            .host
+            .instance_type
+            .as_deref()
+            .and_then(|t| prices.facts(t))
+            .map(|f| f.accelerator.clone())
+            .or_else(|| price.as_ref().map(|p| p.accelerator.clone()))
+            .filter(|a| !a.is_empty());
+        let device = accelerator.as_deref().and_then(|a| devices.get(a));
+        let mut points = Vec::new();
+        let mut run_sorted = Vec::with_capacity(r.points.len());
+        let (mut ok, mut failed, mut skipped) = (0, 0, 0);
+        for p in &r.points {
+            match p.status {
+                crate::schema::Status::Ok => ok += 1,
+                crate::schema::Status::Failed => failed += 1,
+                crate::schema::Status::Skipped => skipped += 1,
+            }
+            if r.backend.simulated {
+                run_sorted.push(Vec::new());
+                continue;
+            }
+            match unusable(p) {
+                Some(reason) => {
+                    excluded.push(Excluded {
+                        run: run.name.clone(),
+                        point_id: p.id.clone(),
+                        reason,
+                    });
+                    run_sorted.push(Vec::new());
+                }
+                None => {
+                    let s = sorted_samples(p);
+                    points.push(point_metrics(
+                        p,
+                        median_of_sorted(&s),
+                        price.as_ref(),
+                        device,
+                    ));
+                    run_sorted.push(s);
+                }
+            }
+        }
+        if r.backend.simulated {
+            excluded.push(Excluded {
+                run: run.name.clone(),
+                point_id: "(all points)".into(),
+                reason: "simulated run (nrt-sim): never priced, never in a verdict".into(),
+            });
+        }
+        summaries.push(RunSummary {
+            name: run.name.clone(),
+            path: run.path.display().to_string(),
+            backend: r.backend.kind.clone(),
+            implementation: r.backend.implementation.clone(),
+            device: r.backend.device.clone(),
+            device_count: r.backend.device_count,
+            instance: r.host.instance_type.clone(),
+            instance_source: r.host.instance_type_source.clone(),
+            simulated: r.backend.simulated,
+            role,
+            price_note: if r.backend.simulated {
+                Some("simulated: never priced".into())
+            } else {
+                price_note(run, prices)
+            },
+            price,
+            accelerator,
+            ok,
+            failed,
+            skipped,
+            points,
+        });
+        sorted.push(run_sorted);
+    }
+
+    // comparisons: every baseline run against every challenger run
+    let is = |i: usize, role: Role| summaries[i].role == role || summaries[i].role == Role::Both;
+    let mut comparisons = Vec::new();
+    let mut tables = RankTables::new(REPORT_SEED);
+    for bi in (0..runs.len()).filter(|&i| is(i, Role::Baseline)) {
+        for ci in (0..runs.len()).filter(|&i| is(i, Role::Challenger) && i != bi) {
+            let price_of = |i: usize| -> Result<Priced, ModelError> {
+                let run = &runs[i];
+                match (&summaries[i].price, &run.run.host.instance_type) {
+                    (Some(p), _) => Ok(p.clone()),
+                    (None, None) => Err(ModelError::NoInstance {
+                        path: run.path.display().to_string(),
+                    }),
+                    (None, Some(t)) => Err(ModelError::NoPrice {
+                        path: run.path.display().to_string(),
+                        instance: t.clone(),
+                        origin: prices.origin.clone(),
+                        hint: if prices.facts(t).is_some() {
+                            " (the table has its hardware facts but no on-demand price)".into()
+                        } else {
+                            String::new()
+                        },
+                    }),
+                }
+            };
+            let bp = price_of(bi)?;
+            let cp = price_of(ci)?;
+            let pairing = pair(&runs[bi], &runs[ci]);
+            tables.prepare(
+                pairing
+                    .pairs
+                    .iter()
+                    .flat_map(|&(i, j)| [sorted[bi][i].len(), sorted[ci][j].len()]),
+            );
+            comparisons.push((bi, ci, bp, cp, pairing));
+        }
+    }
+    let comparisons = comparisons
+        .into_iter()
+        .map(|(bi, ci, bp, cp, pairing)| {
+            let (brec, crec) = (&runs[bi].run.points, &runs[ci].run.points);
+            let jobs: Vec<PairJob> = pairing
+                .pairs
+                .iter()
+                .map(|&(i, j)| PairJob {
+                    b: Side {
+                        sorted_s: &sorted[bi][i],
+                        usd_per_hour: bp.usd_per_hour,
+                        share: brec[i].devices_used / bp.accelerators_per_instance,
+                    },
+                    c: Side {
+                        sorted_s: &sorted[ci][j],
+                        usd_per_hour: cp.usd_per_hour,
+                        share: crec[j].devices_used / cp.accelerators_per_instance,
+                    },
+                    stream: format!("{}|{}|{}", runs[bi].name, runs[ci].name, brec[i].id),
+                })
+                .collect();
+            let (cis, sums) = run_jobs(&jobs, &tables);
+            let pairs: Vec<PairRow> = pairing
+                .pairs
+                .iter()
+                .zip(&jobs)
+                .zip(&cis)
+                .map(|((&(i, j), job), r)| {
+                    let (p, q) = (&brec[i], &crec[j]);
+                    let work = work_per_iteration(p);
+                    let cost = |s: &Side| s.usd_per_hour * s.share * s.median() / 3600.0;
+                    PairRow {
+                        point_id: p.id.clone(),
+                        workload: p.workload.clone(),
+                        dtype: p.dtype.clone(),
+                        baseline_median_s: job.b.median(),
+                        challenger_median_s: job.c.median(),
+                        baseline_devices_used: p.devices_used,
+                        challenger_devices_used: q.devices_used,
+                        baseline_perf_per_usd: work / cost(&job.b),
+                        challenger_perf_per_usd: work / cost(&job.c),
+                        perf_unit: perf_unit(p),
+                        ratio: *r,
+                        verdict: verdict(r.low, r.high, opts.claim),
+                        break_even: break_even(r, bp.usd_per_hour, cp.usd_per_hour, opts.claim),
+                    }
+                })
+                .collect();
+            let overall = (!pairs.is_empty()).then(|| {
+                let ratios: Vec<f64> = pairs.iter().map(|p| p.ratio.ratio).collect();
+                let (low, high) = geomean_ci(&sums, pairs.len());
+                RatioCi {
+                    ratio: geomean(&ratios),
+                    low,
+                    high,
+                }
+            });
+            Comparison {
+                baseline: bi,
+                challenger: ci,
+                verdict: overall.map(|o| verdict(o.low, o.high, opts.claim)),
+                break_even: overall
+                    .map(|o| break_even(&o, bp.usd_per_hour, cp.usd_per_hour, opts.claim)),
+                overall,
+                baseline_price: bp,
+                challenger_price: cp,
+                pairs,
+                unpaired: pairing.unpaired,
+            }
+        })
+        .collect::<Vec<_>>();
+
+    let missing = missing(&summaries, &comparisons, opts);
+    let datasheet = if comparisons.iter().any(|c| !c.pairs.is_empty()) {
+        Vec::new()
+    } else {
+        datasheet(prices, devices)
+    };
+    Ok(Report {
+        claim: opts.claim,
+        baseline_selector: opts.baseline.clone(),
+        challenger_selector: opts.challenger.clone(),
+        price_origin: prices.origin.clone(),
+        runs: summaries,
+        comparisons,
+        excluded,
+        missing,
+        datasheet,
+        resamples: RESAMPLES,
+        seed: REPORT_SEED,
+    })
+}
+
+fn missing(runs: &[RunSummary], comparisons: &[Comparison], opts: &Options) -> Vec<String> {
+    let mut m = Vec::new();
+    let has = |role: Role| runs.iter().any(|r| r.role == role || r.role == Role::Both);
+    let sims: Vec<&str> = runs
+        .iter()
+        .filter(|r| r.simulated)
+        .map(|r| r.name.as_str())
+        .collect();
+    if !has(Role::Challenger) {
+        m.push(format!(
+            "No challenger run: no real (non-simulated) run matches `--challenger {}`. For the Trainium claim, run `bench --backend neuron --instance trn2.48xlarge` on a Trainium instance and pass its run directory to `bench report`.",
+            opts.challenger
+        ));
+    }
+    if !has(Role::Baseline) {
+        m.push(format!(
+            "No baseline run: no real run matches `--baseline {}`. Run `bench --backend cuda --instance p5.48xlarge` (or another GPU instance) and pass its run directory.",
+            opts.baseline
+        ));
+    }
+    if !sims.is_empty() {
+        m.push(format!(
+            "Simulated runs are not evidence and are left out: {}.",
+            sims.join(", ")
+        ));
+    }
+    for c in comparisons {
+        if c.pairs.is_empty() {
+            m.push(format!(
+                "{} and {} share no usable point id: run the same suite (same --suite/--param/--dtype) on both.",
+                runs[c.baseline].name, runs[c.challenger].name
+            ));
+        }
+    }
+    m
+}
+
+fn datasheet(prices: &PriceTable, devices: &DeviceTable) -> Vec<DatasheetRow> {
+    let mut instances: Vec<&str> = prices.rows.iter().map(|r| r.instance.as_str()).collect();
+    instances.extend(prices.overrides.keys().map(String::as_str));
+    instances.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    instances
+        .into_iter()
+        .filter(|i| seen.insert(i.to_string()))
+        .filter_map(|i| {
+            let p = prices.price(i)?;
+            let peak = devices.get(&p.accelerator)?.peak_tflops("bf16")?;
+            let pflops = peak * p.accelerators_per_instance / 1000.0;
+            Some(DatasheetRow {
+                instance: i.to_string(),
+                accelerator: p.accelerator.clone(),
+                accelerators: p.accelerators_per_instance,
+                usd_per_hour: p.usd_per_hour,
+                price_model: p.purchase_model.clone(),
+                peak_bf16_pflops: pflops,
+                peak_pflops_hours_per_usd: pflops / p.usd_per_hour,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn fixture(name: &str) -> LoadedRun {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name)
+            .join("run.json");
+        LoadedRun {
+            name: name.into(),
+            run: crate::schema::read_run(&path).unwrap(),
+            path,
+        }
+    }
+
+    fn opts() -> Options {
+        Options {
+            claim: 1.3,
+            baseline: "cuda".into(),
+            challenger: "neuron".into(),
+        }
+    }
+
+    #[test]
+    fn simulated_runs_never_compare_and_trn2_needs_a_price() {
+        let runs = [
+            fixture("cuda-p5"),
+            fixture("neuron-trn2"),
+            fixture("neuron-sim"),
+        ];
+        let e = build(
+            &runs,
+            &PriceTable::builtin(),
+            &DeviceTable::builtin(),
+            &opts(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("--price trn2.48xlarge=USD"), "{e}");
+        let prices = PriceTable::builtin()
+            .with_overrides(&["trn2.48xlarge=30".into()])
+            .unwrap();
+        let rep = build(&runs, &prices, &DeviceTable::builtin(), &opts()).unwrap();
+        assert_eq!(rep.comparisons.len(), 1);
+        assert_eq!(rep.runs[2].role, Role::Simulated);
+        assert!(rep.runs[2].price.is_none() && rep.runs[2].points.is_empty());
+        let c = &rep.comparisons[0];
+        // every pair's ratio is the cost ratio by hand: (55.04/8 · t_b) / (30/16 · t_c)
+        for p in &c.pairs {
+            let by_hand =
+                (55.04 / 8.0 * p.baseline_median_s) / (30.0 / 16.0 * p.challenger_median_s);
+            assert!((p.ratio.ratio - by_hand).abs() < 1e-12 * by_hand);
+            assert!(p.ratio.low <= p.ratio.ratio && p.ratio.ratio <= p.ratio.high);
+        }
+        let o = c.overall.unwrap();
+        let ratios: Vec<f64> = c.pairs.iter().map(|p| p.ratio.ratio).collect();
+        assert!((o.ratio - geomean(&ratios)).abs() < 1e-12);
+        assert_eq!(c.verdict, Some(verdict(o.low, o.high, 1.3)));
+        assert!(rep.datasheet.is_empty());
+    }
+
+    #[test]
+    fn without_a_challenger_the_report_says_what_is_missing() {
+        let runs = [fixture("cuda-p5"), fixture("cpu-unpriced")];
+        let rep = build(
+            &runs,
+            &PriceTable::builtin(),
+            &DeviceTable::builtin(),
+            &opts(),
+        )
+        .unwrap();
+        assert!(rep.comparisons.is_empty());
+        assert!(
+            rep.missing[0].contains("No challenger run"),
+            "{:?}",
+            rep.missing
+        );
+        assert!(rep.runs[1]
+            .price_note
+            .as_deref()
+            .unwrap()
+            .contains("--instance"));
+        assert!(rep.datasheet.iter().any(|d| d.instance == "p5.48xlarge"));
+        assert!(!rep.datasheet.iter().any(|d| d.instance == "trn2.48xlarge"));
+    }
+}

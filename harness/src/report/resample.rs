@@ -1,0 +1,192 @@
+//! Bootstrap replicates of a sample set's median, fast enough for reports over 100k points.
+//!
+//! Resampling n values with replacement from sorted data and taking the median only depends
+//! on *which ranks* land in the middle: the replicate median is `(x[a] + x[b]) / 2` where `a`
+//! and `b` are the lower and upper middle order statistics of n indices drawn uniformly from
+//! `0..n` (a = b for odd n). [`RankTables`] draws [`TABLE_SIZE`] such rank pairs per sample
+//! count n once (by direct resampling of indices), and each replicate of any side with n samples
+//! picks one of them at random. This is the ordinary percentile bootstrap of the median with the
+//! index draws shared across sides of equal n; the pick from the table is independent for every
+//! side and replicate, so sides stay independent. Pure, no I/O.
+
+use std::collections::HashMap;
+
+use kernels::rng::Rng;
+
+/// Rank pairs kept per sample count.
+pub const TABLE_SIZE: usize = 4096;
+
+/// Rank pairs (lower, upper middle order statistic) of resampled medians, per sample count.
+#[derive(Debug, Default)]
+pub struct RankTables {
+    seed: u64,
+    tables: HashMap<usize, Vec<(u32, u32)>>,
+}
+
+impl RankTables {
+    pub fn new(seed: u64) -> Self {
+        RankTables {
+            seed,
+            tables: HashMap::new(),
+        }
+    }
+
+    /// The table for `n` samples (drawn on first use; deterministic for a seed).
+    pub fn table(&mut self, n: usize) -> &[(u32, u32)] {
+        assert!(n > 0, "bootstrap of no samples");
+        let seed = self.seed;
+        self.tables.entry(n).or_insert_with(|| draw_table(n, seed))
+    }
+
+    /// Tables for every count in `ns`, so that later look-ups can share `&self` across threads.
+    pub fn prepare(&mut self, ns: impl IntoIterator<Item = usize>) {
+        for n in ns {
+            self.table(n);
+        }
+    }
+
+    /// A prepared table; panics if [`RankTables::prepare`] did not see `n`.
+    pub fn get(&self, n: usize) -> &[(u32, u32)] {
+        self.tables
+            .get(&n)
+            .map(Vec::as_slice)
+            .expect("rank table prepared for every sample count")
+    }
+}
+
+fn draw_table(n: usize, seed: u64) -> Vec<(u32, u32)> {
+    let mut rng = Rng::for_stream(seed, &format!("median-ranks/{n}"));
+    if n == 1 {
+        return vec![(0, 0); TABLE_SIZE];
+    }
+    let (k_lo, k_hi) = ((n - 1) / 2, n / 2);
+    let mut counts = vec![0u32; n];
+    (0..TABLE_SIZE)
+        .map(|_| {
+            counts.iter_mut().for_each(|c| *c = 0);
+            for _ in 0..n {
+                counts[rng.below(n as u64) as usize] += 1;
+            }
+            let (mut lo, mut hi) = (None, None);
+            let mut seen = 0usize;
+            for (i, &c) in counts.iter().enumerate() {
+                seen += c as usize;
+                if lo.is_none() && seen > k_lo {
+                    lo = Some(i as u32);
+                }
+                if seen > k_hi {
+                    hi = Some(i as u32);
+                    break;
+                }
+            }
+            (lo.unwrap_or(0), hi.unwrap_or(0))
+        })
+        .collect()
+}
+
+/// One bootstrap replicate of the median of `sorted` (ascending), using `table` for its n.
+#[inline]
+pub fn replicate_median(sorted: &[f64], table: &[(u32, u32)], rng: &mut Rng) -> f64 {
+    let (a, b) = table[rng.below(table.len() as u64) as usize];
+    (sorted[a as usize] + sorted[b as usize]) * 0.5
+}
+
+/// The 2.5% and 97.5% percentiles of `values` (reordered), as `stats::quantile_sorted` would
+/// give on the sorted data, found by selection in linear time.
+pub fn percentile_95(values: &mut [f64]) -> (f64, f64) {
+    (
+        quantile_select(values, 0.025),
+        quantile_select(values, 0.975),
+    )
+}
+
+/// The q-quantile with linear interpolation (same definition as `stats::quantile_sorted`).
+pub fn quantile_select(values: &mut [f64], q: f64) -> f64 {
+    assert!(!values.is_empty(), "quantile of no data");
+    let pos = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let frac = pos - lo as f64;
+    let (_, v_lo, rest) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let v_lo = *v_lo;
+    if frac == 0.0 || rest.is_empty() {
+        return v_lo;
+    }
+    let v_hi = rest.iter().copied().fold(f64::INFINITY, f64::min);
+    v_lo + (v_hi - v_lo) * frac
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{bootstrap_ci, median_in_place, quantile_sorted, sorted};
+
+    #[test]
+    fn odd_and_even_counts_pick_middle_ranks() {
+        let mut t = RankTables::new(1);
+        assert!(t.table(1).iter().all(|&p| p == (0, 0)));
+        assert!(t.table(5).iter().all(|&(a, b)| a == b && a < 5));
+        // even n: the upper middle rank is never below the lower one
+        assert!(t.table(6).iter().all(|&(a, b)| a <= b && b < 6));
+        assert!(t.table(6).iter().any(|&(a, b)| a < b));
+    }
+
+    #[test]
+    fn two_samples_give_the_hand_computed_distribution() {
+        // Resampling {1, 3}: medians 1 (p 1/4), 2 (p 1/2), 3 (p 1/4).
+        let mut t = RankTables::new(7);
+        let table = t.table(2).to_vec();
+        let mut rng = Rng::new(3);
+        let x = [1.0, 3.0];
+        let draws: Vec<f64> = (0..20_000)
+            .map(|_| replicate_median(&x, &table, &mut rng))
+            .collect();
+        let share = |v: f64| draws.iter().filter(|&&d| d == v).count() as f64 / 20_000.0;
+        assert!((share(1.0) - 0.25).abs() < 0.02, "{}", share(1.0));
+        assert!((share(2.0) - 0.5).abs() < 0.02, "{}", share(2.0));
+        assert!((share(3.0) - 0.25).abs() < 0.02, "{}", share(3.0));
+    }
+
+    #[test]
+    fn matches_the_direct_bootstrap_of_the_median() {
+        let mut rng = Rng::new(11);
+        for n in [7usize, 10, 31] {
+            let x = sorted(&(0..n).map(|_| 1.0 + rng.next_f64()).collect::<Vec<_>>());
+            let direct = bootstrap_ci(&x, 20_000, 5, median_in_place);
+            let mut t = RankTables::new(9);
+            let table = t.table(n).to_vec();
+            let mut r = Rng::new(2);
+            let mut reps: Vec<f64> = (0..20_000)
+                .map(|_| replicate_median(&x, &table, &mut r))
+                .collect();
+            let (lo, hi) = percentile_95(&mut reps);
+            let spread = x[n - 1] - x[0];
+            assert!(
+                (lo - direct.0).abs() < 0.08 * spread,
+                "n={n}: {lo} vs {}",
+                direct.0
+            );
+            assert!(
+                (hi - direct.1).abs() < 0.08 * spread,
+                "n={n}: {hi} vs {}",
+                direct.1
+            );
+        }
+    }
+
+    #[test]
+    fn selection_quantiles_equal_sorted_quantiles() {
+        let mut rng = Rng::new(4);
+        for n in [1usize, 2, 3, 40, 2000] {
+            let v: Vec<f64> = (0..n).map(|_| rng.next_f64()).collect();
+            let s = sorted(&v);
+            for q in [0.0, 0.025, 0.5, 0.975, 1.0] {
+                let mut w = v.clone();
+                assert_eq!(
+                    quantile_select(&mut w, q),
+                    quantile_sorted(&s, q),
+                    "n={n} q={q}"
+                );
+            }
+        }
+    }
+}

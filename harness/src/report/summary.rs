@@ -1,0 +1,126 @@
+//! `summary.csv` and `summary.json`: one row per paired point, the same columns in both
+//! (`pd.read_csv("summary.csv")` / `pd.read_json("summary.json")`), the DESIGN.md columns
+//! first. The whole model goes to `report.json` for anyone who wants more.
+
+use serde::Serialize;
+
+use super::model::Report;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row<'a> {
+    pub point_id: &'a str,
+    pub baseline_run: &'a str,
+    pub challenger_run: &'a str,
+    pub baseline_instance: &'a str,
+    pub challenger_instance: &'a str,
+    pub baseline_usd_per_hour: f64,
+    pub challenger_usd_per_hour: f64,
+    pub baseline_perf_per_usd: f64,
+    pub challenger_perf_per_usd: f64,
+    pub ratio: f64,
+    pub ratio_ci95_low: f64,
+    pub ratio_ci95_high: f64,
+    pub claim: f64,
+    pub verdict: &'static str,
+    pub workload: &'a str,
+    pub dtype: &'a str,
+    pub perf_unit: &'a str,
+    pub baseline_backend: &'a str,
+    pub challenger_backend: &'a str,
+    pub baseline_median_s: f64,
+    pub challenger_median_s: f64,
+    pub baseline_devices_used: f64,
+    pub challenger_devices_used: f64,
+    pub baseline_price_model: &'a str,
+    pub challenger_price_model: &'a str,
+    pub challenger_breakeven_usd_per_hour: f64,
+    pub baseline_breakeven_usd_per_hour: f64,
+}
+
+pub fn rows(r: &Report) -> Vec<Row<'_>> {
+    let mut out = Vec::new();
+    for c in &r.comparisons {
+        let (b, ch) = (&r.runs[c.baseline], &r.runs[c.challenger]);
+        for p in &c.pairs {
+            out.push(Row {
+                point_id: &p.point_id,
+                baseline_run: &b.name,
+                challenger_run: &ch.name,
+                baseline_instance: &c.baseline_price.instance,
+                challenger_instance: &c.challenger_price.instance,
+                baseline_usd_per_hour: c.baseline_price.usd_per_hour,
+                challenger_usd_per_hour: c.challenger_price.usd_per_hour,
+                baseline_perf_per_usd: p.baseline_perf_per_usd,
+                challenger_perf_per_usd: p.challenger_perf_per_usd,
+                ratio: p.ratio.ratio,
+                ratio_ci95_low: p.ratio.low,
+                ratio_ci95_high: p.ratio.high,
+                claim: r.claim,
+                verdict: p.verdict.name(),
+                workload: &p.workload,
+                dtype: &p.dtype,
+                perf_unit: &p.perf_unit,
+                baseline_backend: &b.backend,
+                challenger_backend: &ch.backend,
+                baseline_median_s: p.baseline_median_s,
+                challenger_median_s: p.challenger_median_s,
+                baseline_devices_used: p.baseline_devices_used,
+                challenger_devices_used: p.challenger_devices_used,
+                baseline_price_model: &c.baseline_price.purchase_model,
+                challenger_price_model: &c.challenger_price.purchase_model,
+                challenger_breakeven_usd_per_hour: p.break_even.challenger_at_claim,
+                baseline_breakeven_usd_per_hour: p.break_even.baseline_at_claim,
+            });
+        }
+    }
+    out
+}
+
+/// The CSV text (a header line even when nothing paired).
+pub fn csv(r: &Report) -> Result<String, csv::Error> {
+    let rows = rows(r);
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.write_record(HEADER)?;
+    for row in &rows {
+        w.serialize(row)?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8(bytes).expect("csv is utf-8"))
+}
+
+/// The column names, in order (kept equal to [`Row`]'s fields by a test).
+pub const HEADER: [&str; 27] = [
+    "point_id",
+    "baseline_run",
+    "challenger_run",
+    "baseline_instance",
+    "challenger_instance",
+    "baseline_usd_per_hour",
+    "challenger_usd_per_hour",
+    "baseline_perf_per_usd",
+    "challenger_perf_per_usd",
+    "ratio",
+    "ratio_ci95_low",
+    "ratio_ci95_high",
+    "claim",
+    "verdict",
+    "workload",
+    "dtype",
+    "perf_unit",
+    "baseline_backend",
+    "challenger_backend",
+    "baseline_median_s",
+    "challenger_median_s",
+    "baseline_devices_used",
+    "challenger_devices_used",
+    "baseline_price_model",
+    "challenger_price_model",
+    "challenger_breakeven_usd_per_hour",
+    "baseline_breakeven_usd_per_hour",
+];
+
+pub fn json(r: &Report) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&rows(r))
+}
