@@ -47,6 +47,7 @@ TOLERANCE = {
 }
 DTYPE_BYTES = {"f32": 4, "tf32": 4, "bf16": 2, "f16": 2, "fp8_e4m3": 1}
 FULL_CHECK_MACS = 1 << 27
+WORKLOADS = ("matmul", "attention", "train-mlp")
 
 
 # ---------------------------------------------------------------- point accounting (as bench)
@@ -679,8 +680,12 @@ def main(argv=None):
         raise SystemExit(f"error: --dry-run writes no measurements, so not into {args.out} "
                          "(results/runs holds real runs only): pass --out /tmp/somewhere")
     plan = load_plan(args.plan)
-    points = [pt for pt in plan["points"]
-              if not args.workload or pt["workload"] in args.workload]
+    others = sorted({pt["workload"] for pt in plan["points"]} - set(WORKLOADS))
+    if others:
+        print(f"torch_reference: no torch reference for {', '.join(others)}; those points are "
+              "left out", file=sys.stderr)
+    points = [pt for pt in plan["points"] if pt["workload"] in WORKLOADS
+              and (not args.workload or pt["workload"] in args.workload)]
     if not points:
         raise SystemExit("error: the plan and --workload leave no points")
     host = host_info(args.instance)

@@ -16,7 +16,7 @@ mod lt;
 mod mlp;
 mod nvrtc;
 mod probe;
-mod sources;
+pub mod sources;
 mod telemetry;
 
 use std::collections::BTreeMap;

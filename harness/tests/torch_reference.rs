@@ -1,0 +1,273 @@
+//! scripts/gpu/torch_reference.py without torch or a GPU: its `--dry-run` run.json passes
+//! bench's reader with the plan's point ids, bench's FLOP and byte counts, `simulated: true`
+//! and every point skipped as "not a measurement"; it refuses to write a dry run under
+//! results/runs; and its numpy re-implementation of bench's seeded inputs and f64 loss replay
+//! agrees with the kernels crate bit for bit. Needs python3 with numpy; without them the tests
+//! say so and pass, unless BENCH_REQUIRE_PYTHON=1 (CI sets it).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use harness::schema::{read_run, Status};
+use harness::suite::{plan, Selection, Suite};
+use kernels::tensor::find;
+use kernels::{DType, Point, WorkloadKind};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn python() -> Option<String> {
+    let ok = Command::new("python3")
+        .args(["-c", "import numpy"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        assert!(
+            std::env::var("BENCH_REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "BENCH_REQUIRE_PYTHON=1 but python3 with numpy is missing"
+        );
+        eprintln!("skipped: python3 with numpy is not installed");
+        return None;
+    }
+    Some("python3".into())
+}
+
+fn script(py: &str, args: &[&str]) -> Output {
+    Command::new(py)
+        .arg(repo().join("scripts/gpu/torch_reference.py"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn write_plan(dir: &Path, suite: &str) -> PathBuf {
+    let path = dir.join("plan.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["plan", "--backend", "neuron", "--suite", suite, "--out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    path
+}
+
+#[test]
+fn dry_run_writes_a_valid_run_of_skipped_points_with_benchs_accounting() {
+    let Some(py) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let plan_path = write_plan(tmp.path(), "standard");
+    let out = tmp.path().join("runs");
+    let o = script(
+        &py,
+        &[
+            "--plan",
+            plan_path.to_str().unwrap(),
+            "--dry-run",
+            "--out",
+            out.to_str().unwrap(),
+            "--instance",
+            "p5.48xlarge",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dir = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let run = read_run(&dir).expect("bench reads the torch run.json");
+    assert_eq!(run.backend.kind, "cuda");
+    assert!(run.backend.implementation.starts_with("torch"));
+    assert!(run.backend.simulated, "a dry run is not a measurement");
+    assert_eq!(run.host.instance_type.as_deref(), Some("p5.48xlarge"));
+    assert!(run.finished_at.is_some());
+    // train-gpt has no torch reference yet; the script leaves it out and says so.
+    let points: Vec<Point> = plan(Suite::Standard, &Selection::default())
+        .unwrap()
+        .into_iter()
+        .filter(|p| {
+            matches!(
+                p.kind(),
+                WorkloadKind::Matmul | WorkloadKind::Attention | WorkloadKind::TrainMlp
+            )
+        })
+        .collect();
+    assert_eq!(run.points.len(), points.len());
+    for (rec, p) in run.points.iter().zip(&points) {
+        assert_eq!(rec.id, p.id());
+        assert_eq!(rec.flops, p.flops(), "{}", rec.id);
+        assert_eq!(rec.bytes, p.bytes(), "{}", rec.id);
+        assert_eq!(rec.status, Status::Skipped);
+        assert_eq!(rec.reason.as_deref(), Some("dry run: not a measurement"));
+        assert!(rec.samples_s.is_empty() && rec.stats.is_none());
+    }
+}
+
+#[test]
+fn dry_run_refuses_results_runs_and_bad_arguments_are_named() {
+    let Some(py) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let plan_path = write_plan(tmp.path(), "quick");
+    let target = tmp.path().join("results/runs");
+    let o = script(
+        &py,
+        &[
+            "--plan",
+            plan_path.to_str().unwrap(),
+            "--dry-run",
+            "--out",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("results/runs holds real runs only"), "{err}");
+    assert!(!target.exists());
+    let elsewhere = tmp.path().join("runs");
+    let o = script(
+        &py,
+        &[
+            "--plan",
+            "/nonexistent/plan.json",
+            "--dry-run",
+            "--out",
+            elsewhere.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bench plan"));
+    let o = script(
+        &py,
+        &["--plan", plan_path.to_str().unwrap(), "--budget", "-1"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--budget -1"));
+}
+
+/// Runs `code` with torch_reference imported as `t`; returns its stdout parsed as JSON.
+fn py_json(py: &str, code: &str) -> serde_json::Value {
+    let full = format!(
+        "import sys, json; sys.path.insert(0, {:?}); import torch_reference as t\n{code}",
+        repo().join("scripts/gpu").display().to_string()
+    );
+    let o = Command::new(py).args(["-c", &full]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn point(kind: WorkloadKind, kv: &[(&str, u64)], d: DType) -> Point {
+    let p = kv.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    Point::new(kind, &p, d).unwrap()
+}
+
+#[test]
+fn seeded_inputs_match_the_kernels_crate_bit_for_bit() {
+    let Some(py) = python() else { return };
+    let mut cases = Vec::new();
+    for d in DType::ALL {
+        cases.push(point(
+            WorkloadKind::Matmul,
+            &[("m", 7), ("n", 5), ("k", 33)],
+            d,
+        ));
+    }
+    for d in [DType::Bf16, DType::F16] {
+        cases.push(point(
+            WorkloadKind::Attention,
+            &[("b", 1), ("h", 2), ("s", 9), ("d", 8), ("causal", 1)],
+            d,
+        ));
+    }
+    for d in [DType::F32, DType::Bf16] {
+        cases.push(point(
+            WorkloadKind::TrainMlp,
+            &[("layers", 2), ("width", 16), ("batch", 8), ("classes", 4)],
+            d,
+        ));
+    }
+    for p in cases {
+        let params: serde_json::Map<String, serde_json::Value> = p
+            .params()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.into()))
+            .collect();
+        let code = format!(
+            "x = t.point_inputs({:?}, json.loads({:?}), {:?}, 3)\n\
+             print(json.dumps({{k: [int(v) for v in (a.astype('float32').view('uint32') if a.dtype.kind == 'f' else a).reshape(-1)] for k, a in x.items()}}))",
+            p.kind().name(),
+            serde_json::Value::Object(params).to_string(),
+            p.dtype.name()
+        );
+        let got = py_json(&py, &code);
+        let want = p.inputs(3);
+        for t in &want {
+            // f32 values as their bit patterns, labels as integers: exact comparison
+            let g: Vec<i64> = got[&t.name]
+                .as_array()
+                .unwrap_or_else(|| panic!("{}: no {}", p.id(), t.name))
+                .iter()
+                .map(|v| v.as_i64().unwrap())
+                .collect();
+            let w: Vec<i64> = match &t.data {
+                kernels::TensorData::F32(v) => v.iter().map(|&x| x.to_bits() as i64).collect(),
+                kernels::TensorData::I32(v) => v.iter().map(|&x| x as i64).collect(),
+            };
+            assert_eq!(g, w, "{} input {}", p.id(), t.name);
+        }
+    }
+}
+
+#[test]
+fn python_loss_replay_matches_the_f64_reference() {
+    let Some(py) = python() else { return };
+    let p = point(
+        WorkloadKind::TrainMlp,
+        &[("layers", 2), ("width", 16), ("batch", 8), ("classes", 4)],
+        DType::F32,
+    );
+    let inputs = p.inputs(5);
+    let want = p.reference(&inputs);
+    let code = "p = dict(layers=2, width=16, batch=8, classes=4)\n\
+                x = t.point_inputs('train-mlp', p, 'f32', 5)\n\
+                print(json.dumps(t.reference_losses(p, x, 4)))";
+    let got: Vec<f64> = py_json(&py, code)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let kernels::Expected::Losses(want) = want else {
+        panic!("train-mlp reference is losses")
+    };
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        // both are f64 replays; only summation order (numpy's BLAS) and JSON parsing differ
+        assert!((g - w).abs() <= 1e-9 * w.abs(), "{got:?} vs {want:?}");
+    }
+    // the labels the replay used are bench's
+    let y: Vec<f64> = find(&inputs, "y")
+        .as_i32()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    let got_y = py_json(
+        &py,
+        "p = dict(layers=2, width=16, batch=8, classes=4)\n\
+         print(json.dumps([int(v) for v in t.point_inputs('train-mlp', p, 'f32', 5)['y'].reshape(-1)]))",
+    );
+    let got_y: Vec<f64> = got_y
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(got_y, y);
+}
