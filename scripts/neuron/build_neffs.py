@@ -189,8 +189,10 @@ def build(a):
             print(f"sim   {pid} -> {rel}", file=sys.stderr)
             write_json_atomic(manifest_path, manifest)
             continue
-        hlo, _text = lower_to_hlo(low)
-        key = hashlib.sha256(hlo + json.dumps(flags).encode() + compiler.encode()).hexdigest()[:20]
+        hlo, text = lower_to_hlo(low)
+        # The proto carries per-process unique ids; the HLO text is stable, so the cache key
+        # is (HLO text, flags, compiler version).
+        key = hashlib.sha256(text.encode() + json.dumps(flags).encode() + compiler.encode()).hexdigest()[:20]
         hlo_path = os.path.abspath(os.path.join(a.out, "cache", f"{key}.hlo.pb"))
         neff_rel = os.path.join("cache", f"{key}.neff")
         neff_path = os.path.abspath(os.path.join(a.out, neff_rel))

@@ -144,7 +144,12 @@ fn load_first() -> Result<Api, String> {
         // are the vendor's ordinary constructors, run once per process.
         match unsafe { Library::new(&path) } {
             Ok(lib) => return resolve(lib, path),
-            Err(e) => tried.push(format!("{path} ({e})")),
+            Err(e) => {
+                let why = std::error::Error::source(&e)
+                    .map(|s| format!("{e}: {s}"))
+                    .unwrap_or_else(|| e.to_string());
+                tried.push(format!("{path} ({why})"))
+            }
         }
     }
     Err(format!(
