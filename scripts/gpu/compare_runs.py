@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Compare a bench CUDA run with the torch reference run from the same GPU.
+
+Usage: compare_runs.py BENCH_RUN TORCH_RUN   (run.json files or run directories)
+
+Prints, for every point id measured ok in both, bench's and torch's median time and
+throughput and the ratio bench/torch of throughput (1.0 = as fast as the vendor's best), then
+the issue's targets on H100: bf16 GEMM 8192^3 >= 0.95x torch.matmul, attention (b=4, h=32,
+s=4096, d=128, causal, bf16) >= 0.7x torch SDPA, train-mlp step >= 0.9x torch (every
+train-mlp point). Exit status 0 when every target point met its target, 1 when one missed or
+is absent, 2 for unreadable input. Needs only the standard library.
+"""
+
+import json
+import os
+import sys
+
+TARGETS = [
+    ("matmul/m=8192,n=8192,k=8192/bf16", 0.95, "bf16 GEMM 8192^3 vs torch.matmul"),
+    ("attention/b=4,h=32,s=4096,d=128,causal=1/bf16", 0.7, "causal attention vs torch SDPA"),
+    ("train-mlp/*", 0.9, "train-mlp step vs torch"),
+]
+
+
+def load(path):
+    if os.path.isdir(path):
+        path = os.path.join(path, "run.json")
+    try:
+        with open(path) as f:
+            run = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise SystemExit(f"error: cannot read {path}: {e}")
+    if run.get("schema") != "bench.run/1":
+        raise SystemExit(f"error: {path} is not a bench.run/1 file (schema {run.get('schema')!r})")
+    return run
+
+
+def ok_points(run):
+    return {p["id"]: p for p in run["points"] if p.get("status") == "ok" and p.get("stats")}
+
+
+def ratios(bench, torch):
+    b, t = ok_points(bench), ok_points(torch)
+    rows = []
+    for pid in [p["id"] for p in bench["points"]]:
+        if pid in b and pid in t:
+            bm, tm = b[pid]["stats"]["median_s"], t[pid]["stats"]["median_s"]
+            rows.append((pid, bm, tm, tm / bm, b[pid]["flops"] / bm))
+    return rows
+
+
+def targets(rows):
+    """(description, target, ratio or None, met) per target."""
+    out = []
+    for pattern, want, what in TARGETS:
+        if pattern.endswith("*"):
+            hits = [r for r in rows if r[0].startswith(pattern[:-1])]
+        else:
+            hits = [r for r in rows if r[0] == pattern]
+        if not hits:
+            out.append((what, want, None, False))
+        else:
+            worst = min(r[3] for r in hits)
+            out.append((what, want, worst, worst >= want))
+    return out
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    bench, torch = load(argv[0]), load(argv[1])
+    for run, want in ((bench, "bench"), (torch, "torch")):
+        impl = run["backend"].get("implementation", "")
+        if not impl.startswith(want):
+            raise SystemExit(f"error: expected a {want} run, got implementation {impl!r}")
+    if bench["backend"]["device"] != torch["backend"]["device"]:
+        print(f"warning: different devices: {bench['backend']['device']} vs "
+              f"{torch['backend']['device']}", file=sys.stderr)
+    rows = ratios(bench, torch)
+    print(f"{'point':<58} {'bench ms':>10} {'torch ms':>10} {'TFLOP/s':>9} {'bench/torch':>11}")
+    for pid, bm, tm, r, fl in rows:
+        print(f"{pid:<58} {bm * 1e3:10.3f} {tm * 1e3:10.3f} {fl / 1e12:9.1f} {r:11.3f}")
+    if not rows:
+        print("(no point measured ok in both runs)")
+    print()
+    all_met = True
+    for what, want, got, met in targets(rows):
+        all_met &= met
+        shown = "absent" if got is None else f"{got:.3f}"
+        print(f"target {what}: >= {want} -> {shown} {'MET' if met else 'MISSED'}")
+    return 0 if all_met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

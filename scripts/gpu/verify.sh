@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# GPU verification run (what a user runs on a p5): bench's CUDA backend and the torch reference
+# on the same GPU, the same points and the same seeded inputs, both runs written into one
+# folder, then a bench/torch comparison against the issue's targets.
+#
+#   scripts/gpu/verify.sh [--bench PATH] [--suite standard] [--out DIR] [--instance TYPE]
+#                         [--budget SECONDS] [--device N] [-- extra bench run arguments]
+#
+# Needs: the NVIDIA driver, python3 with torch (CUDA build) and numpy. bench loads cuBLASLt and
+# NVRTC at run time; when they are not on the loader path this script adds the ones PyTorch
+# ships (site-packages/nvidia/*/lib) to LD_LIBRARY_PATH. The folder receives plan.json,
+# bench.log, torch.log, compare.txt and two run directories (…-cuda-… from bench and
+# …-cuda-torch-… from the reference). Exit status: 0 all ok and all targets met, 1 a point
+# failed or a target was missed, 2 a setup error.
+set -uo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+bench=""
+suite="standard"
+out=""
+instance=""
+budget=""
+device="0"
+extra=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --bench) bench="$2"; shift 2 ;;
+        --suite) suite="$2"; shift 2 ;;
+        --out) out="$2"; shift 2 ;;
+        --instance) instance="$2"; shift 2 ;;
+        --budget) budget="$2"; shift 2 ;;
+        --device) device="$2"; shift 2 ;;
+        --) shift; extra=("$@"); break ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        *) echo "verify.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+die() { echo "verify.sh: $*" >&2; exit 2; }
+
+if [[ -z "$bench" ]]; then
+    for c in "$repo/target/release/bench" "$(command -v bench || true)"; do
+        [[ -n "$c" && -x "$c" ]] && { bench="$c"; break; }
+    done
+fi
+[[ -n "$bench" && -x "$bench" ]] || die "no bench binary: build one (cargo build --release) and pass --bench PATH"
+command -v python3 >/dev/null || die "python3 is needed for the torch reference"
+python3 -c "import torch, numpy" 2>/dev/null || die "python3 cannot import torch and numpy (pip install torch numpy)"
+
+# cuBLASLt / NVRTC from PyTorch's wheels when the system has none on the loader path.
+if ! ldconfig -p 2>/dev/null | grep -q 'libcublasLt.so'; then
+    nvdirs="$(python3 - <<'EOF'
+import glob, os
+try:
+    import nvidia
+    roots = list(nvidia.__path__)
+except ImportError:
+    roots = []
+dirs = set()
+for r in roots:
+    for lib in glob.glob(os.path.join(r, "**", "lib*.so*"), recursive=True):
+        if any(k in os.path.basename(lib) for k in ("cublas", "nvrtc")):
+            dirs.add(os.path.dirname(lib))
+print(":".join(sorted(dirs)))
+EOF
+)"
+    if [[ -n "$nvdirs" ]]; then
+        export LD_LIBRARY_PATH="${nvdirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        echo "verify.sh: using PyTorch's CUDA libraries: $nvdirs" >&2
+    fi
+fi
+export CUDA_VISIBLE_DEVICES="${CUDA_VISIBLE_DEVICES:-$device}"
+
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+label="${instance:-$(cat /sys/devices/virtual/dmi/id/product_name 2>/dev/null || hostname)}"
+label="${label//[^A-Za-z0-9.-]/_}"
+out="${out:-$repo/results/runs/verify-$stamp-$label}"
+mkdir -p "$out" || die "cannot create $out"
+echo "verify.sh: writing into $out" >&2
+
+"$bench" list | tee "$out/bench-list.txt" >&2
+"$bench" plan --backend neuron --suite "$suite" --out "$out/plan.json" || die "bench plan failed"
+
+common=()
+[[ -n "$instance" ]] && common+=(--instance "$instance")
+[[ -n "$budget" ]] && common+=(--budget "$budget")
+
+status=0
+"$bench" run --backend cuda --suite "$suite" --out "$out" "${common[@]}" "${extra[@]}" 2>&1 | tee "$out/bench.log"
+rc=${PIPESTATUS[0]}
+[[ $rc -eq 2 ]] && die "bench could not run (see $out/bench.log)"
+[[ $rc -ne 0 ]] && status=1
+
+# The reference sees the same GPU (CUDA_VISIBLE_DEVICES above), so its index is 0.
+python3 "$here/torch_reference.py" --plan "$out/plan.json" --out "$out" --device 0 \
+    "${common[@]}" 2>&1 | tee "$out/torch.log"
+rc=${PIPESTATUS[0]}
+[[ $rc -ge 2 ]] && die "the torch reference could not run (see $out/torch.log)"
+[[ $rc -ne 0 ]] && status=1
+
+bench_run="$(ls -d "$out"/*-cuda-* 2>/dev/null | grep -v -- '-cuda-torch-' | head -1)"
+torch_run="$(ls -d "$out"/*-cuda-torch-* 2>/dev/null | head -1)"
+[[ -n "$bench_run" && -n "$torch_run" ]] || die "a run directory is missing in $out"
+python3 "$here/compare_runs.py" "$bench_run" "$torch_run" | tee "$out/compare.txt"
+[[ ${PIPESTATUS[0]} -ne 0 ]] && status=1
+echo "verify.sh: bench run $bench_run, torch run $torch_run, comparison $out/compare.txt" >&2
+exit $status
