@@ -330,45 +330,70 @@ pub fn loss_and_grads(p: &TrainGpt, params: &[Vec<f64>], tokens: &[i32]) -> (f64
     (loss, grads)
 }
 
-/// The loss after each of the first `steps` AdamW steps, in f64.
-pub fn reference_losses(p: &TrainGpt, inputs: &[HostTensor], steps: usize) -> Vec<f64> {
-    let mut params: Vec<Vec<f64>> = p
-        .param_specs()
-        .iter()
-        .map(|(name, _)| {
-            find(inputs, name)
-                .as_f32()
-                .iter()
-                .map(|&x| x as f64)
-                .collect()
-        })
-        .collect();
-    let mut m: Vec<Vec<f64>> = params.iter().map(|x| vec![0.0; x.len()]).collect();
-    let mut v2 = m.clone();
-    let tokens = find(inputs, "tokens").as_i32();
-    let per_batch = (p.batch * (p.seq + 1)) as usize;
-    let mut losses = Vec::with_capacity(steps);
-    for step in 0..steps {
-        let slot = step % BATCH_POOL;
-        let (loss, grads) = loss_and_grads(
-            p,
-            &params,
-            &tokens[slot * per_batch..(slot + 1) * per_batch],
-        );
-        losses.push(loss);
-        let t = (step + 1) as i32;
-        let (c1, c2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
-        for i in 0..params.len() {
-            for j in 0..params[i].len() {
-                let g = grads[i][j];
-                m[i][j] = BETA1 * m[i][j] + (1.0 - BETA1) * g;
-                v2[i][j] = BETA2 * v2[i][j] + (1.0 - BETA2) * g * g;
-                let upd = (m[i][j] / c1) / ((v2[i][j] / c2).sqrt() + ADAM_EPS);
-                params[i][j] -= LEARNING_RATE * (upd + WEIGHT_DECAY * params[i][j]);
-            }
+/// Optimiser state of the f64 reference: parameters and both AdamW moments, in
+/// `param_specs` order, and the number of steps taken.
+pub struct GptState {
+    pub params: Vec<Vec<f64>>,
+    pub m: Vec<Vec<f64>>,
+    pub v: Vec<Vec<f64>>,
+    pub steps: usize,
+}
+
+impl GptState {
+    /// The initial state from a point's inputs (moments at zero).
+    pub fn from_inputs(p: &TrainGpt, inputs: &[HostTensor]) -> GptState {
+        let params: Vec<Vec<f64>> = p
+            .param_specs()
+            .iter()
+            .map(|(name, _)| {
+                find(inputs, name)
+                    .as_f32()
+                    .iter()
+                    .map(|&x| x as f64)
+                    .collect()
+            })
+            .collect();
+        let m: Vec<Vec<f64>> = params.iter().map(|x| vec![0.0; x.len()]).collect();
+        GptState {
+            v: m.clone(),
+            m,
+            params,
+            steps: 0,
         }
     }
-    losses
+
+    /// One training step on `tokens` [batch, seq + 1]: returns the loss before the update.
+    pub fn step(&mut self, p: &TrainGpt, tokens: &[i32]) -> f64 {
+        let (loss, grads) = loss_and_grads(p, &self.params, tokens);
+        self.steps += 1;
+        let t = self.steps as i32;
+        let (c1, c2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
+        for (i, g) in grads.iter().enumerate() {
+            for (j, &g) in g.iter().enumerate() {
+                let m = &mut self.m[i][j];
+                let v = &mut self.v[i][j];
+                *m = BETA1 * *m + (1.0 - BETA1) * g;
+                *v = BETA2 * *v + (1.0 - BETA2) * g * g;
+                let upd = (*m / c1) / ((*v / c2).sqrt() + ADAM_EPS);
+                let w = &mut self.params[i][j];
+                *w -= LEARNING_RATE * (upd + WEIGHT_DECAY * *w);
+            }
+        }
+        loss
+    }
+}
+
+/// The loss after each of the first `steps` AdamW steps, in f64.
+pub fn reference_losses(p: &TrainGpt, inputs: &[HostTensor], steps: usize) -> Vec<f64> {
+    let mut state = GptState::from_inputs(p, inputs);
+    let tokens = find(inputs, "tokens").as_i32();
+    let per_batch = (p.batch * (p.seq + 1)) as usize;
+    (0..steps)
+        .map(|step| {
+            let slot = step % BATCH_POOL;
+            state.step(p, &tokens[slot * per_batch..(slot + 1) * per_batch])
+        })
+        .collect()
 }
 
 #[cfg(test)]
