@@ -136,7 +136,7 @@ impl TrainGpt {
             let data = data.into_iter().map(|x| dtype.round(x)).collect();
             out.push(HostTensor::f32(&name, shape, data));
         }
-        let (b, t, v) = (self.batch as usize, self.seq as usize, self.vocab as u64);
+        let (b, t, v) = (self.batch as usize, self.seq as usize, self.vocab);
         let mut rng = Rng::for_stream(seed, "train-gpt/tokens");
         let mut tokens = Vec::with_capacity(BATCH_POOL * b * (t + 1));
         for _ in 0..BATCH_POOL * b {

@@ -128,7 +128,7 @@ struct BlockCache {
     ln1: LnCache,
     a: Vec<f64>,
     qkv: Vec<f64>,
-    probs: Vec<f64>, // [b, h, t, t]
+    lse: Vec<f64>, // [b, h, t]
     att: Vec<f64>,
     ln2: LnCache,
     c: Vec<f64>,
@@ -136,78 +136,107 @@ struct BlockCache {
     gl: Vec<f64>,
 }
 
-/// Causal attention over qkv [n, 3d]; returns (att [n, d], probs [b, h, t, t]).
+/// Runs `f(batch index, that batch's chunk of out)` on scoped threads, one batch each.
+fn per_batch<F>(out: &mut [f64], batches: usize, f: F)
+where
+    F: Fn(usize, &mut [f64]) + Sync,
+{
+    let chunk = out.len() / batches.max(1);
+    if chunk == 0 {
+        return;
+    }
+    std::thread::scope(|scope| {
+        for (bi, part) in out.chunks_mut(chunk).enumerate() {
+            let f = &f;
+            scope.spawn(move || f(bi, part));
+        }
+    });
+}
+
+/// Scaled scores of query `i` against keys `0..=i` of one (batch, head), into `row`.
+fn scores(qkv_b: &[f64], i: usize, hi: usize, d: usize, hd: usize, row: &mut [f64]) {
+    let scale = 1.0 / (hd as f64).sqrt();
+    let q = &qkv_b[i * 3 * d + hi * hd..][..hd];
+    for (j, sc) in row.iter_mut().enumerate().take(i + 1) {
+        let k = &qkv_b[j * 3 * d + d + hi * hd..][..hd];
+        *sc = q.iter().zip(k).map(|(a, b)| a * b).sum::<f64>() * scale;
+    }
+}
+
+/// Causal attention over qkv [n, 3d]; returns (att [n, d], log-sum-exp of every score row
+/// [b, h, t]). Probabilities are recomputed in the backward pass rather than stored.
 fn attention(qkv: &[f64], dm: &Dims) -> (Vec<f64>, Vec<f64>) {
     let (b, t, d, h) = (dm.b, dm.t, dm.d, dm.h);
     let hd = d / h;
-    let scale = 1.0 / (hd as f64).sqrt();
     let mut att = vec![0.0; b * t * d];
-    let mut probs = vec![0.0; b * h * t * t];
-    for bi in 0..b {
-        for hi in 0..h {
-            for i in 0..t {
-                let q = &qkv[(bi * t + i) * 3 * d + hi * hd..][..hd];
-                let prow = &mut probs[((bi * h + hi) * t + i) * t..][..t];
-                let mut max = f64::NEG_INFINITY;
-                for (j, p) in prow.iter_mut().enumerate().take(i + 1) {
-                    let k = &qkv[(bi * t + j) * 3 * d + d + hi * hd..][..hd];
-                    *p = q.iter().zip(k).map(|(a, b)| a * b).sum::<f64>() * scale;
-                    max = max.max(*p);
-                }
-                let mut sum = 0.0;
-                for p in prow.iter_mut().take(i + 1) {
-                    *p = (*p - max).exp();
-                    sum += *p;
-                }
-                for p in prow.iter_mut().take(i + 1) {
-                    *p /= sum;
-                }
-                let out = &mut att[(bi * t + i) * d + hi * hd..][..hd];
-                for (j, &p) in prow.iter().enumerate().take(i + 1) {
-                    let v = &qkv[(bi * t + j) * 3 * d + 2 * d + hi * hd..][..hd];
-                    for (o, vv) in out.iter_mut().zip(v) {
-                        *o += p * vv;
+    let mut lse = vec![0.0; b * h * t];
+    // Each thread fills one batch's rows of `att` and its slice of `lse`.
+    std::thread::scope(|scope| {
+        for (bi, (att_b, lse_b)) in att.chunks_mut(t * d).zip(lse.chunks_mut(h * t)).enumerate() {
+            let qkv_b = &qkv[bi * t * 3 * d..(bi + 1) * t * 3 * d];
+            scope.spawn(move || {
+                let mut row = vec![0.0; t];
+                for hi in 0..h {
+                    for i in 0..t {
+                        scores(qkv_b, i, hi, d, hd, &mut row);
+                        let max = row[..=i].iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                        let sum: f64 = row[..=i].iter().map(|s| (s - max).exp()).sum();
+                        let l = max + sum.ln();
+                        lse_b[hi * t + i] = l;
+                        let out = &mut att_b[i * d + hi * hd..][..hd];
+                        for (j, &sc) in row.iter().enumerate().take(i + 1) {
+                            let p = (sc - l).exp();
+                            let v = &qkv_b[j * 3 * d + 2 * d + hi * hd..][..hd];
+                            for (o, vv) in out.iter_mut().zip(v) {
+                                *o += p * vv;
+                            }
+                        }
                     }
                 }
-            }
+            });
         }
-    }
-    (att, probs)
+    });
+    (att, lse)
 }
 
-fn attention_back(datt: &[f64], qkv: &[f64], probs: &[f64], dm: &Dims) -> Vec<f64> {
+fn attention_back(datt: &[f64], qkv: &[f64], lse: &[f64], dm: &Dims) -> Vec<f64> {
     let (b, t, d, h) = (dm.b, dm.t, dm.d, dm.h);
     let hd = d / h;
     let scale = 1.0 / (hd as f64).sqrt();
     let mut dqkv = vec![0.0; qkv.len()];
-    let mut dp = vec![0.0; t];
-    for bi in 0..b {
+    per_batch(&mut dqkv, b, |bi, dqkv_b| {
+        let qkv_b = &qkv[bi * t * 3 * d..(bi + 1) * t * 3 * d];
+        let mut row = vec![0.0; t];
+        let mut dp = vec![0.0; t];
         for hi in 0..h {
             for i in 0..t {
+                scores(qkv_b, i, hi, d, hd, &mut row);
+                let l = lse[(bi * h + hi) * t + i];
                 let dy = &datt[(bi * t + i) * d + hi * hd..][..hd];
-                let prow = &probs[((bi * h + hi) * t + i) * t..][..t];
                 let mut dot = 0.0;
                 for j in 0..=i {
-                    let v = &qkv[(bi * t + j) * 3 * d + 2 * d + hi * hd..][..hd];
+                    let p = (row[j] - l).exp();
+                    row[j] = p;
+                    let v = &qkv_b[j * 3 * d + 2 * d + hi * hd..][..hd];
                     dp[j] = dy.iter().zip(v).map(|(a, b)| a * b).sum();
-                    dot += prow[j] * dp[j];
-                    let dv = &mut dqkv[(bi * t + j) * 3 * d + 2 * d + hi * hd..][..hd];
+                    dot += p * dp[j];
+                    let dv = &mut dqkv_b[j * 3 * d + 2 * d + hi * hd..][..hd];
                     for (g, y) in dv.iter_mut().zip(dy) {
-                        *g += prow[j] * y;
+                        *g += p * y;
                     }
                 }
                 for j in 0..=i {
-                    let ds = prow[j] * (dp[j] - dot) * scale;
+                    let ds = row[j] * (dp[j] - dot) * scale;
                     for c in 0..hd {
-                        let qi = (bi * t + i) * 3 * d + hi * hd + c;
-                        let kj = (bi * t + j) * 3 * d + d + hi * hd + c;
-                        dqkv[qi] += ds * qkv[kj];
-                        dqkv[kj] += ds * qkv[qi];
+                        let qi = i * 3 * d + hi * hd + c;
+                        let kj = j * 3 * d + d + hi * hd + c;
+                        dqkv_b[qi] += ds * qkv_b[kj];
+                        dqkv_b[kj] += ds * qkv_b[qi];
                     }
                 }
             }
         }
-    }
+    });
     dqkv
 }
 
@@ -231,7 +260,7 @@ pub fn loss_and_grads(p: &TrainGpt, params: &[Vec<f64>], tokens: &[i32]) -> (f64
         let (a, ln1) = layer_norm(&x, w(0), w(1), d);
         let mut qkv = matmul(&a, w(2), n, d, 3 * d);
         add_bias(&mut qkv, w(3));
-        let (att, probs) = attention(&qkv, &dm);
+        let (att, lse) = attention(&qkv, &dm);
         let mut proj = matmul(&att, w(4), n, d, d);
         add_bias(&mut proj, w(5));
         for (xv, pv) in x.iter_mut().zip(&proj) {
@@ -250,7 +279,7 @@ pub fn loss_and_grads(p: &TrainGpt, params: &[Vec<f64>], tokens: &[i32]) -> (f64
             ln1,
             a,
             qkv,
-            probs,
+            lse,
             att,
             ln2,
             c,
@@ -309,7 +338,7 @@ pub fn loss_and_grads(p: &TrainGpt, params: &[Vec<f64>], tokens: &[i32]) -> (f64
         grads[gi(4)] = matmul(&transpose(&cache.att, n, d), &dx, d, n, d);
         col_sums_into(&dx, &mut grads[gi(5)]);
         let datt = matmul(&dx, &transpose(w(4), d, d), n, d, d);
-        let dqkv = attention_back(&datt, &cache.qkv, &cache.probs, &dm);
+        let dqkv = attention_back(&datt, &cache.qkv, &cache.lse, &dm);
         grads[gi(2)] = matmul(&transpose(&cache.a, n, d), &dqkv, d, n, 3 * d);
         col_sums_into(&dqkv, &mut grads[gi(3)]);
         let da = matmul(&dqkv, &transpose(w(2), d, 3 * d), n, 3 * d, d);
