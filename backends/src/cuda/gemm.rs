@@ -85,6 +85,7 @@ impl<'a> GpuMatmul<'a> {
             output,
             compute,
             epilogue: Epilogue::None,
+            align_a: 256,
         };
         let gemm = LtGemm::new(&dev.lt, spec, ptrs).map_err(pe)?;
         let timer = dev.gpu.timer().map_err(pe)?;

@@ -87,6 +87,9 @@ pub struct GemmSpec {
     pub output: Elem,
     pub compute: Compute,
     pub epilogue: Epilogue,
+    /// Alignment in bytes guaranteed for our A operand's pointer (256 for fresh allocations;
+    /// less for a batch slot inside a larger buffer). The heuristic assumes 256 unless told.
+    pub align_a: u32,
 }
 
 /// Device pointers for one call (0 where unused).
@@ -187,6 +190,17 @@ impl LtGemm {
                 size_of::<u64>(),
             )
         };
+        let align = spec.align_a.clamp(1, 256);
+        // SAFETY: `align` is a live u32, the documented type of MIN_ALIGNMENT_*_BYTES.
+        let set = set.and_then(|_| unsafe {
+            // cuBLASLt's B is our A (layout.rs).
+            lt::set_matmul_pref_attribute(
+                pref,
+                sys::cublasLtMatmulPreferenceAttributes_t::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                &align as *const u32 as *const c_void,
+                size_of::<u32>(),
+            )
+        });
         // SAFETY: every object passed is live; the heuristic only reads them.
         let heur = set.map_err(|e| err("preference", e)).and_then(|_| unsafe {
             lt::get_matmul_algo_heuristic(

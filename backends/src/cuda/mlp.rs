@@ -138,6 +138,8 @@ impl<'a> GpuMlp<'a> {
             .collect::<Result<_, _>>()
             .map_err(pe)?;
 
+        // Batch slots start at multiples of b·w·es bytes inside x.
+        let slot_align = 1u32 << ((b * w * es).trailing_zeros().min(8));
         let gemm =
             |shape: RowMajorGemm, epi: Epilogue, ptrs: GemmPtrs| -> Result<Gemm, BackendError> {
                 let spec = GemmSpec {
@@ -146,6 +148,8 @@ impl<'a> GpuMlp<'a> {
                     output: elem,
                     compute,
                     epilogue: epi,
+                    // A = 0 marks the batch slot, whose offset may be less aligned.
+                    align_a: if ptrs.a == 0 { slot_align } else { 256 },
                 };
                 Ok(Gemm {
                     lt: LtGemm::new(&dev.lt, spec, ptrs).map_err(pe)?,

@@ -168,8 +168,7 @@ pub fn probe() -> Result<Found, BackendError> {
     let driver_lib = find_lib("cuda");
     let (driver_lib, elapsed_symbol, driver_api, devices) = match driver_lib {
         Some(lib) if driver_present => {
-            let absent =
-                missing_symbols(&lib, REQUIRED_DRIVER_SYMBOLS).map_err(|e| unavailable(e))?;
+            let absent = missing_symbols(&lib, REQUIRED_DRIVER_SYMBOLS).map_err(unavailable)?;
             if !absent.is_empty() {
                 return Err(unavailable(format!(
                     "{lib} lacks {}: the NVIDIA driver is too old; bench needs a CUDA 12.0+ driver (R525 or newer)",

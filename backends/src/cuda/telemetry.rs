@@ -215,9 +215,9 @@ mod tests {
         if std::path::Path::new("/dev/nvidiactl").exists() {
             return; // a GPU machine: nothing to check here
         }
-        let e = init()
-            .err()
-            .expect("NVML cannot initialise without a driver");
+        let Err(e) = init() else {
+            panic!("NVML cannot initialise without a driver");
+        };
         assert!(e.contains("libnvidia-ml.so.1"), "{e}");
     }
 }
