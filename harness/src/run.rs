@@ -139,7 +139,14 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         command: command_line(),
         started_at: clock::now_rfc3339(),
         finished_at: None,
-        settings: settings(&cfg, suite),
+        settings: {
+            // A backend that flushes caches between samples says how (cuda: an L2 memset).
+            let mut s = settings(&cfg, suite);
+            if let Some(c) = info.extra.get("cache_between_samples") {
+                s.insert("cache".into(), c.clone().into());
+            }
+            s
+        },
         env: provenance::relevant_env(),
         points: Vec::new(),
     };
