@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use backends::cuda::{supports_on, REQUIRED_DRIVER_SYMBOLS};
+use backends::cuda::{
+    supports_on, REQUIRED_CUBLASLT_SYMBOLS, REQUIRED_DRIVER_SYMBOLS, REQUIRED_NVRTC_SYMBOLS,
+};
 use harness::suite::{plan, Selection, Suite};
 use kernels::{Workload, WorkloadKind};
 
@@ -113,9 +115,41 @@ fn stub_driver(dir: &Path, symbols: &[&str], api: i32, init_rc: i32) -> Option<P
     ok.then_some(lib)
 }
 
+/// A stand-in library `file` in `dir` exporting `symbols` (each returns an error code).
+fn stub_lib(dir: &Path, file: &str, symbols: &[&str]) {
+    let c: String = symbols
+        .iter()
+        .map(|s| format!("int {s}(void) {{ return 1; }}\n"))
+        .collect();
+    let src = dir.join(format!("{file}.c"));
+    std::fs::write(&src, c).unwrap();
+    let ok = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(dir.join(file))
+        .arg(&src)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "cc could not build {file}");
+}
+
 fn run_with_stub(symbols: &[&str], api: i32, init_rc: i32) -> Option<(Option<i32>, String)> {
+    run_with_stubs(symbols, api, init_rc, None)
+}
+
+/// Like `run_with_stub`, with stand-in cuBLASLt and NVRTC libraries exporting these symbols.
+fn run_with_stubs(
+    symbols: &[&str],
+    api: i32,
+    init_rc: i32,
+    toolkit: Option<(&[&str], &[&str])>,
+) -> Option<(Option<i32>, String)> {
     let dir = tempfile::tempdir().unwrap();
     stub_driver(dir.path(), symbols, api, init_rc)?;
+    if let Some((lt, nvrtc)) = toolkit {
+        stub_lib(dir.path(), "libcublasLt.so.13", lt);
+        stub_lib(dir.path(), "libnvrtc.so.13", nvrtc);
+    }
     let out = tempfile::tempdir().unwrap();
     let o = bench(Some(dir.path()))
         .args(["--backend", "cuda", "--out"])
@@ -190,6 +224,32 @@ fn stand_in_drivers_get_clear_errors_not_panics() {
             && !err.contains("libcuda.so.1 (the NVIDIA driver)"),
         "{err}"
     );
+    assert!(!err.contains("panicked"), "{err}");
+
+    // Toolkit libraries that lack an entry point the backend calls.
+    let nvrtc_old: Vec<&str> = REQUIRED_NVRTC_SYMBOLS
+        .iter()
+        .copied()
+        .filter(|s| *s != "nvrtcGetCUBIN")
+        .collect();
+    let v2 = all_symbols_but(&[], &["cuEventElapsedTime_v2"]);
+    let (code, err) =
+        run_with_stubs(&v2, 13000, 0, Some((REQUIRED_CUBLASLT_SYMBOLS, &nvrtc_old))).unwrap();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("libnvrtc.so.13 lacks nvrtcGetCUBIN"), "{err}");
+
+    // Everything present, but the (stand-in) driver fails the first real call: the context
+    // error is reported for GPU 0, still one line and exit 2.
+    let (code, err) = run_with_stubs(
+        &v2,
+        13000,
+        0,
+        Some((REQUIRED_CUBLASLT_SYMBOLS, REQUIRED_NVRTC_SYMBOLS)),
+    )
+    .unwrap();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("GPU 0: CUDA context"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
 

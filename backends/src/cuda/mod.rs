@@ -30,7 +30,9 @@ use crate::{Backend, BackendError, BackendKind, BackendOptions, DeviceInfo, Prep
 use driver::{DevBuf, EventTimer, Gpu};
 use lt::LtHandle;
 
-pub use probe::{INSTALL_HINT, REQUIRED_DRIVER_SYMBOLS};
+pub use probe::{
+    INSTALL_HINT, REQUIRED_CUBLASLT_SYMBOLS, REQUIRED_DRIVER_SYMBOLS, REQUIRED_NVRTC_SYMBOLS,
+};
 
 /// Everything one GPU's points share.
 pub struct Device {

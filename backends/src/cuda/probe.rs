@@ -26,6 +26,7 @@ pub const REQUIRED_DRIVER_SYMBOLS: &[&str] = &[
     "cuDeviceGetName",
     "cuDeviceGetAttribute",
     "cuDeviceTotalMem_v2",
+    "cuDeviceGetUuid_v2",
     "cuDevicePrimaryCtxRetain",
     "cuDevicePrimaryCtxRelease_v2",
     "cuCtxSetCurrent",
@@ -53,6 +54,35 @@ pub const REQUIRED_DRIVER_SYMBOLS: &[&str] = &[
     "cuEventSynchronize",
     "cuEventQuery",
     "cuEventDestroy_v2",
+];
+
+/// cuBLASLt entry points the backend calls (all in cuBLASLt 11.x and later).
+pub const REQUIRED_CUBLASLT_SYMBOLS: &[&str] = &[
+    "cublasLtCreate",
+    "cublasLtDestroy",
+    "cublasLtGetVersion",
+    "cublasLtMatmul",
+    "cublasLtMatmulAlgoGetHeuristic",
+    "cublasLtMatmulDescCreate",
+    "cublasLtMatmulDescDestroy",
+    "cublasLtMatmulDescSetAttribute",
+    "cublasLtMatmulPreferenceCreate",
+    "cublasLtMatmulPreferenceDestroy",
+    "cublasLtMatmulPreferenceSetAttribute",
+    "cublasLtMatrixLayoutCreate",
+    "cublasLtMatrixLayoutDestroy",
+];
+
+/// NVRTC entry points the backend calls (CUBIN output: NVRTC 11.1 and later).
+pub const REQUIRED_NVRTC_SYMBOLS: &[&str] = &[
+    "nvrtcCreateProgram",
+    "nvrtcCompileProgram",
+    "nvrtcDestroyProgram",
+    "nvrtcGetProgramLogSize",
+    "nvrtcGetProgramLog",
+    "nvrtcGetCUBINSize",
+    "nvrtcGetCUBIN",
+    "nvrtcVersion",
 ];
 
 /// The event-timing entry points, newest first.
@@ -237,6 +267,18 @@ pub fn probe() -> Result<Found, BackendError> {
     }
     let cublaslt_lib = find_lib("cublasLt").unwrap_or_else(|| "cublasLt".into());
     let nvrtc_lib = find_lib("nvrtc").unwrap_or_else(|| "nvrtc".into());
+    for (lib, symbols) in [
+        (&cublaslt_lib, REQUIRED_CUBLASLT_SYMBOLS),
+        (&nvrtc_lib, REQUIRED_NVRTC_SYMBOLS),
+    ] {
+        let absent = missing_symbols(lib, symbols).map_err(unavailable)?;
+        if !absent.is_empty() {
+            return Err(unavailable(format!(
+                "{lib} lacks {}: install CUDA 12 or 13 libraries; {INSTALL_HINT}",
+                absent.join(", ")
+            )));
+        }
+    }
     Ok(Found {
         driver_lib,
         cublaslt_lib,
