@@ -110,6 +110,6 @@ pub fn write(model: &Report, out: &Path) -> Result<()> {
     put("report.html", html::render("bench report", &blocks, &svgs))?;
     put("summary.csv", summary::csv(model)?)?;
     put("summary.json", summary::json(model)?)?;
-    put("report.json", serde_json::to_string_pretty(model)?)?;
+    put("report.json", serde_json::to_string(model)?)?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use super::pairing::{pair, selects, unusable, Unpaired};
 use super::prices::{PriceTable, Priced};
 use super::resample::RankTables;
 use super::verdict::{
-    break_even, geomean, geomean_ci, ratio_ci, verdict, BreakEven, RatioCi, Side, Verdict,
+    break_even, geomean, geomean_ci, ratio_ci_in, verdict, BreakEven, RatioCi, Side, Verdict,
     RESAMPLES,
 };
 
@@ -189,7 +189,9 @@ fn price_note(run: &LoadedRun, prices: &PriceTable) -> Option<String> {
 struct PairJob<'a> {
     b: Side<'a>,
     c: Side<'a>,
-    stream: String,
+    /// The comparison's seed and the point id seed this pair's bootstrap stream.
+    seed: u64,
+    id: &'a str,
 }
 
 /// Ratio intervals for every job, and the per-replicate sums of ln(ratio), computed on all
@@ -210,11 +212,19 @@ fn run_jobs(jobs: &[PairJob], tables: &RankTables) -> (Vec<RatioCi>, Vec<f64>) {
                     let mut mine = Vec::new();
                     for (ci, chunk) in chunks.iter().enumerate().skip(t).step_by(threads) {
                         let mut sums = vec![0.0; RESAMPLES];
+                        let mut scratch = Vec::with_capacity(RESAMPLES);
                         let cis = chunk
                             .iter()
                             .map(|j| {
-                                let mut rng = Rng::for_stream(REPORT_SEED, &j.stream);
-                                ratio_ci(&j.b, &j.c, tables, &mut rng, Some(&mut sums))
+                                let mut rng = Rng::for_stream(j.seed, j.id);
+                                ratio_ci_in(
+                                    &j.b,
+                                    &j.c,
+                                    tables,
+                                    &mut rng,
+                                    Some(&mut sums),
+                                    &mut scratch,
+                                )
                             })
                             .collect();
                         mine.push((ci, (cis, sums)));
@@ -388,6 +398,9 @@ pub fn build(
         .into_iter()
         .map(|(bi, ci, bp, cp, pairing)| {
             let (brec, crec) = (&runs[bi].run.points, &runs[ci].run.points);
+            let seed =
+                Rng::for_stream(REPORT_SEED, &format!("{}|{}", runs[bi].name, runs[ci].name))
+                    .next_u64();
             let jobs: Vec<PairJob> = pairing
                 .pairs
                 .iter()
@@ -402,7 +415,8 @@ pub fn build(
                         usd_per_hour: cp.usd_per_hour,
                         share: crec[j].devices_used / cp.accelerators_per_instance,
                     },
-                    stream: format!("{}|{}|{}", runs[bi].name, runs[ci].name, brec[i].id),
+                    seed,
+                    id: &brec[i].id,
                 })
                 .collect();
             let (cis, sums) = run_jobs(&jobs, &tables);

@@ -16,11 +16,27 @@ use kernels::rng::Rng;
 /// Rank pairs kept per sample count.
 pub const TABLE_SIZE: usize = 4096;
 
-/// Rank pairs (lower, upper middle order statistic) of resampled medians, per sample count.
+/// [`TABLE_SIZE`] draws of the (lower, upper) middle ranks of a resample of n values, stored
+/// as indices into the distinct rank pairs (few for small n), so a side's replicate values and
+/// their logarithms can be computed once per distinct pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankTable {
+    pub pairs: Vec<(u32, u32)>,
+    pub entries: Vec<u32>,
+}
+
+impl RankTable {
+    /// The rank pair of entry `e`.
+    pub fn pair(&self, e: usize) -> (u32, u32) {
+        self.pairs[self.entries[e] as usize]
+    }
+}
+
+/// Rank tables per sample count.
 #[derive(Debug, Default)]
 pub struct RankTables {
     seed: u64,
-    tables: HashMap<usize, Vec<(u32, u32)>>,
+    tables: HashMap<usize, RankTable>,
 }
 
 impl RankTables {
@@ -32,7 +48,7 @@ impl RankTables {
     }
 
     /// The table for `n` samples (drawn on first use; deterministic for a seed).
-    pub fn table(&mut self, n: usize) -> &[(u32, u32)] {
+    pub fn table(&mut self, n: usize) -> &RankTable {
         assert!(n > 0, "bootstrap of no samples");
         let seed = self.seed;
         self.tables.entry(n).or_insert_with(|| draw_table(n, seed))
@@ -46,15 +62,30 @@ impl RankTables {
     }
 
     /// A prepared table; panics if [`RankTables::prepare`] did not see `n`.
-    pub fn get(&self, n: usize) -> &[(u32, u32)] {
+    pub fn get(&self, n: usize) -> &RankTable {
         self.tables
             .get(&n)
-            .map(Vec::as_slice)
             .expect("rank table prepared for every sample count")
     }
 }
 
-fn draw_table(n: usize, seed: u64) -> Vec<(u32, u32)> {
+fn draw_table(n: usize, seed: u64) -> RankTable {
+    let raw = draw_pairs(n, seed);
+    let mut index: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut pairs = Vec::new();
+    let entries = raw
+        .into_iter()
+        .map(|p| {
+            *index.entry(p).or_insert_with(|| {
+                pairs.push(p);
+                (pairs.len() - 1) as u32
+            })
+        })
+        .collect();
+    RankTable { pairs, entries }
+}
+
+fn draw_pairs(n: usize, seed: u64) -> Vec<(u32, u32)> {
     let mut rng = Rng::for_stream(seed, &format!("median-ranks/{n}"));
     if n == 1 {
         return vec![(0, 0); TABLE_SIZE];
@@ -86,9 +117,40 @@ fn draw_table(n: usize, seed: u64) -> Vec<(u32, u32)> {
 
 /// One bootstrap replicate of the median of `sorted` (ascending), using `table` for its n.
 #[inline]
-pub fn replicate_median(sorted: &[f64], table: &[(u32, u32)], rng: &mut Rng) -> f64 {
-    let (a, b) = table[rng.below(table.len() as u64) as usize];
+pub fn replicate_median(sorted: &[f64], table: &RankTable, rng: &mut Rng) -> f64 {
+    let (a, b) = table.pair(rng.below(table.entries.len() as u64) as usize);
     (sorted[a as usize] + sorted[b as usize]) * 0.5
+}
+
+/// One side's possible replicate medians and their logarithms, computed once per distinct
+/// rank pair, for drawing many replicates cheaply.
+pub struct SideDraws<'a> {
+    values: Vec<f64>,
+    logs: Vec<f64>,
+    entries: &'a [u32],
+}
+
+impl<'a> SideDraws<'a> {
+    pub fn new(sorted: &[f64], table: &'a RankTable) -> Self {
+        let values: Vec<f64> = table
+            .pairs
+            .iter()
+            .map(|&(a, b)| (sorted[a as usize] + sorted[b as usize]) * 0.5)
+            .collect();
+        let logs = values.iter().map(|v| v.ln()).collect();
+        SideDraws {
+            values,
+            logs,
+            entries: &table.entries,
+        }
+    }
+
+    /// A replicate median and its natural logarithm.
+    #[inline]
+    pub fn draw(&self, rng: &mut Rng) -> (f64, f64) {
+        let p = self.entries[rng.below(self.entries.len() as u64) as usize] as usize;
+        (self.values[p], self.logs[p])
+    }
 }
 
 /// The 2.5% and 97.5% percentiles of `values` (reordered), as `stats::quantile_sorted` would
@@ -123,18 +185,29 @@ mod tests {
     #[test]
     fn odd_and_even_counts_pick_middle_ranks() {
         let mut t = RankTables::new(1);
-        assert!(t.table(1).iter().all(|&p| p == (0, 0)));
-        assert!(t.table(5).iter().all(|&(a, b)| a == b && a < 5));
+        assert_eq!(t.table(1).pairs, vec![(0, 0)]);
+        assert_eq!(t.table(1).entries.len(), TABLE_SIZE);
+        assert!(t.table(5).pairs.iter().all(|&(a, b)| a == b && a < 5));
         // even n: the upper middle rank is never below the lower one
-        assert!(t.table(6).iter().all(|&(a, b)| a <= b && b < 6));
-        assert!(t.table(6).iter().any(|&(a, b)| a < b));
+        assert!(t.table(6).pairs.iter().all(|&(a, b)| a <= b && b < 6));
+        assert!(t.table(6).pairs.iter().any(|&(a, b)| a < b));
+        // SideDraws gives the same values as replicate_median for the same draws
+        let x = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
+        let table = t.table(6).clone();
+        let d = SideDraws::new(&x, &table);
+        let (mut r1, mut r2) = (Rng::new(5), Rng::new(5));
+        for _ in 0..100 {
+            let (v, l) = d.draw(&mut r1);
+            assert_eq!(v, replicate_median(&x, &table, &mut r2));
+            assert!((l - v.ln()).abs() < 1e-15);
+        }
     }
 
     #[test]
     fn two_samples_give_the_hand_computed_distribution() {
         // Resampling {1, 3}: medians 1 (p 1/4), 2 (p 1/2), 3 (p 1/4).
         let mut t = RankTables::new(7);
-        let table = t.table(2).to_vec();
+        let table = t.table(2).clone();
         let mut rng = Rng::new(3);
         let x = [1.0, 3.0];
         let draws: Vec<f64> = (0..20_000)
@@ -153,7 +226,7 @@ mod tests {
             let x = sorted(&(0..n).map(|_| 1.0 + rng.next_f64()).collect::<Vec<_>>());
             let direct = bootstrap_ci(&x, 20_000, 5, median_in_place);
             let mut t = RankTables::new(9);
-            let table = t.table(n).to_vec();
+            let table = t.table(n).clone();
             let mut r = Rng::new(2);
             let mut reps: Vec<f64> = (0..20_000)
                 .map(|_| replicate_median(&x, &table, &mut r))

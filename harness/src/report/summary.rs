@@ -121,6 +121,14 @@ pub const HEADER: [&str; 27] = [
     "baseline_breakeven_usd_per_hour",
 ];
 
+/// A JSON array of row objects, one row per line.
 pub fn json(r: &Report) -> serde_json::Result<String> {
-    serde_json::to_string_pretty(&rows(r))
+    let rows = rows(r);
+    let mut out = String::from("[\n");
+    for (i, row) in rows.iter().enumerate() {
+        out.push_str(&serde_json::to_string(row)?);
+        out.push_str(if i + 1 < rows.len() { ",\n" } else { "\n" });
+    }
+    out.push_str("]\n");
+    Ok(out)
 }

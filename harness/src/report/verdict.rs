@@ -12,7 +12,7 @@ use std::fmt;
 use kernels::rng::Rng;
 use serde::Serialize;
 
-use super::resample::{percentile_95, replicate_median, RankTables};
+use super::resample::{percentile_95, RankTables, SideDraws};
 
 /// Bootstrap replicates per interval (the same count as the per-point timing intervals).
 pub const RESAMPLES: usize = 2000;
@@ -107,22 +107,42 @@ pub fn ratio_ci(
     rng: &mut Rng,
     log_sums: Option<&mut [f64]>,
 ) -> RatioCi {
+    ratio_ci_in(baseline, challenger, tables, rng, log_sums, &mut Vec::new())
+}
+
+/// [`ratio_ci`] with a caller's scratch buffer for the replicates (no allocation per point).
+pub fn ratio_ci_in(
+    baseline: &Side,
+    challenger: &Side,
+    tables: &RankTables,
+    rng: &mut Rng,
+    log_sums: Option<&mut [f64]>,
+    reps: &mut Vec<f64>,
+) -> RatioCi {
     let k = baseline.dollars_per_hour_used() / challenger.dollars_per_hour_used();
-    let tb = tables.get(baseline.sorted_s.len());
-    let tc = tables.get(challenger.sorted_s.len());
-    let mut reps: Vec<f64> = (0..RESAMPLES)
-        .map(|_| {
-            let b = replicate_median(baseline.sorted_s, tb, rng);
-            let c = replicate_median(challenger.sorted_s, tc, rng);
-            k * b / c
-        })
-        .collect();
-    if let Some(sums) = log_sums {
-        for (s, r) in sums.iter_mut().zip(&reps) {
-            *s += r.ln();
+    let ln_k = k.ln();
+    let db = SideDraws::new(baseline.sorted_s, tables.get(baseline.sorted_s.len()));
+    let dc = SideDraws::new(challenger.sorted_s, tables.get(challenger.sorted_s.len()));
+    reps.clear();
+    reps.resize(RESAMPLES, 0.0);
+    match log_sums {
+        Some(sums) => {
+            for (r, s) in reps.iter_mut().zip(sums.iter_mut()) {
+                let (b, lb) = db.draw(rng);
+                let (c, lc) = dc.draw(rng);
+                *r = k * b / c;
+                *s += ln_k + lb - lc;
+            }
+        }
+        None => {
+            for r in reps.iter_mut() {
+                let (b, _) = db.draw(rng);
+                let (c, _) = dc.draw(rng);
+                *r = k * b / c;
+            }
         }
     }
-    let (low, high) = percentile_95(&mut reps);
+    let (low, high) = percentile_95(reps);
     RatioCi {
         ratio: point_ratio(baseline, challenger),
         low,
