@@ -27,8 +27,12 @@ fn main() -> ExitCode {
             print!("{}", harness::list::render());
             Ok(Outcome::AllOk)
         }
-        Some(Command::Report(args)) => harness::report::command::report(&args).map(|_| Outcome::AllOk),
-        Some(Command::Prices(args)) => harness::report::command::prices(&args).map(|_| Outcome::AllOk),
+        Some(Command::Report(args)) => {
+            harness::report::command::report(&args).map(|_| Outcome::AllOk)
+        }
+        Some(Command::Prices(args)) => {
+            harness::report::command::prices(&args).map(|_| Outcome::AllOk)
+        }
     };
     match result {
         Ok(Outcome::AllOk) => ExitCode::SUCCESS,

@@ -60,7 +60,7 @@ fn well_formed_xml(text: &str) -> Result<(), String> {
         let end = rest.find('>').ok_or("unclosed tag")?;
         let tag = &rest[1..end];
         rest = &rest[end + 1..];
-        if tag.matches('"').count() % 2 != 0 {
+        if tag.matches('"').count() & 1 == 1 {
             return Err(format!("unbalanced quotes in <{tag}>"));
         }
         if let Some(name) = tag.strip_prefix('/') {

@@ -152,6 +152,8 @@ where
     Ok(())
 }
 
+// The closures are needed: `plot::<SVGBackend>` is not general over the backend's lifetime.
+#[allow(clippy::redundant_closure)]
 pub fn draw(rep: &Report, dir: &Path) -> Result<Outcome, Box<dyn Error>> {
     let Some(data) = prepare(rep) else {
         return Ok(Err(
