@@ -99,9 +99,23 @@ impl Model {
         check("nrt_execute", || format!(" of {}", self.label), status)
     }
 
-    /// The raw handle and function, for the overhead benchmark's direct-call baseline.
-    pub fn raw_execute(&self) -> (sys::ExecuteFn, *mut sys::Model) {
-        (self.rt.api.execute, self.raw)
+    /// `n` back-to-back raw `nrt_execute` calls with no Rust layer around them (no status
+    /// mapping, no phase logic): the baseline of the per-execute overhead benchmark. Returns
+    /// the elapsed time and the number of calls that did not return NRT_SUCCESS.
+    pub fn time_raw_executes(
+        &self,
+        inputs: &TensorSet,
+        outputs: &TensorSet,
+        n: usize,
+    ) -> (std::time::Duration, usize) {
+        let (f, model, i, o) = (self.rt.api.execute, self.raw, inputs.raw(), outputs.raw());
+        let mut failed = 0;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            // SAFETY: as in `execute`: live model and sets for the duration of the loop.
+            failed += (unsafe { f(model, i, o) } != 0) as usize;
+        }
+        (t.elapsed(), failed)
     }
 
     pub fn label(&self) -> &str {
