@@ -63,7 +63,12 @@ mod tests {
             );
         }
         assert!(program(ATTENTION).contains("pack_bf16x2"));
-        assert!(!program(MLP).contains("#include"));
+        // common.cuh is inlined; the only include left is the host emulation's, inside
+        // `#ifdef BENCH_EMULATE`, which NVRTC never defines.
+        let prog = program(MLP);
+        assert!(!prog.contains("#include \"common.cuh\""));
+        assert_eq!(prog.matches("#include").count(), 1);
+        assert!(prog.find("#ifdef BENCH_EMULATE") < prog.find("#include \"check/emulate.h\""));
         assert!(ATTENTION.contains("#define BM 64") && ATTENTION.contains("#define NTHREADS 128"));
         assert_eq!(attention_smem_bytes(128), 48 * 1024);
         assert_eq!(attention_kernel(false, 64), Some("flash_fwd_f16_d64"));
