@@ -271,3 +271,36 @@ fn python_loss_replay_matches_the_f64_reference() {
         .collect();
     assert_eq!(got_y, y);
 }
+
+/// The reference's statistics are bench's: same median, MAD, stdev, Tukey outliers and
+/// stopping measure; the bootstrap interval uses other resamples, so it only has to agree
+/// closely.
+#[test]
+fn python_statistics_match_the_harness() {
+    let Some(py) = python() else { return };
+    let mut r = kernels::rng::Rng::new(9);
+    let samples: Vec<f64> = (0..301)
+        .map(|i| 1e-3 * (1.0 + 0.05 * r.next_f64() + if i % 50 == 0 { 0.5 } else { 0.0 }))
+        .collect();
+    let code = format!(
+        "x = json.loads({:?})\nprint(json.dumps([t.summarize(x, 42), t.relative_ci_halfwidth(x)]))",
+        serde_json::to_string(&samples).unwrap()
+    );
+    let got = py_json(&py, &code);
+    let s = harness::stats::summarize(&samples, 42);
+    let close = |key: &str, want: f64, tol: f64| {
+        let g = got[0][key].as_f64().unwrap();
+        assert!((g - want).abs() <= tol * want.abs(), "{key}: {g} vs {want}");
+    };
+    close("median_s", s.median, 1e-12);
+    close("mean_s", s.mean, 1e-12);
+    close("stdev_s", s.stdev, 1e-9);
+    close("mad_s", s.mad, 1e-12);
+    close("ci95_low_s", s.ci95_low, 5e-3);
+    close("ci95_high_s", s.ci95_high, 5e-3);
+    assert_eq!(got[0]["outliers"].as_u64().unwrap() as usize, s.outliers);
+    assert!(s.outliers >= 6, "the spikes are outliers");
+    let rel = got[1].as_f64().unwrap();
+    let want = harness::stats::relative_ci_halfwidth(&samples);
+    assert!((rel - want).abs() <= 1e-12 * want, "{rel} vs {want}");
+}
