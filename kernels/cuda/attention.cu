@@ -110,7 +110,9 @@ __device__ __forceinline__ void flash_fwd(const u16* __restrict__ Q, const u16* 
         if (j + 1 < nkb) load_tile<D>(sK, k, n0 + BN, s, tid);
         cp_commit();
 
-        // Mask, then the online softmax update of the running max and sum.
+        // Scale and mask (only tiles that reach past s or the diagonal need the mask), then
+        // the online softmax update of the running max and sum.
+        const bool masked_tile = n0 + BN > s || (causal && n0 + BN - 1 > m0);
 #pragma unroll
         for (int nb = 0; nb < BN / 8; ++nb) {
 #pragma unroll
@@ -118,7 +120,7 @@ __device__ __forceinline__ void flash_fwd(const u16* __restrict__ Q, const u16* 
                 const int col = n0 + nb * 8 + 2 * (lane & 3) + (e & 1);
                 const int row = row_a + (e >> 1) * 8;
                 float x = sc[nb][e] * scale_log2;
-                if (col >= s || (causal && col > row)) x = MASKED;
+                if (masked_tile && (col >= s || (causal && col > row))) x = MASKED;
                 sc[nb][e] = x;
             }
         }
