@@ -159,7 +159,9 @@ impl Telemetry {
             *e = [e[0].min(o[0]), e[1].max(o[1]), e[2].max(o[2])];
         }
         for (k, v) in &other.absent_metrics {
-            self.absent_metrics.entry(k.clone()).or_insert_with(|| v.clone());
+            self.absent_metrics
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
         }
         for r in &other.throttle_reasons {
             if !self.throttle_reasons.contains(r) {
