@@ -50,6 +50,9 @@ def read_plan(path):
         raise UsageError(f"{path} is not JSON ({e}); write it with: bench plan --backend neuron --suite quick --out {path}")
     if not isinstance(plan, dict) or plan.get("schema") != PLAN_SCHEMA:
         raise UsageError(f"{path} is not a bench plan (schema {PLAN_SCHEMA}); write it with: bench plan --backend neuron --out {path}")
+    for i, p in enumerate(plan.get("points", [])):
+        if not (isinstance(p, dict) and {"id", "workload", "params", "dtype"} <= p.keys()):
+            raise UsageError(f"{path}: point {i} lacks id/workload/params/dtype; write the plan with bench plan")
     return plan
 
 
@@ -76,7 +79,10 @@ def entry_for(low):
 
 def lower_to_hlo(low):
     """The serialized HloModuleProto and HLO text of the lowering (JAX on CPU)."""
-    import jax
+    try:
+        import jax
+    except ImportError:
+        raise UsageError("JAX is needed to lower the points to HLO: pip install jax (or use --sim for nrt-sim stand-ins)")
 
     args = [jax.ShapeDtypeStruct(tuple(t.shape), lowerings.jnp_dtype(t.dtype)) for t in low.inputs]
     lowered = jax.jit(low.fn).lower(*args)

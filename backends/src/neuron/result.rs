@@ -115,7 +115,9 @@ mod tests {
         for s in Status::known() {
             assert!(names.insert(s.name()), "duplicate {}", s.name());
             assert!(s.name().starts_with("NRT_"));
-            assert!(s.advice().len() > 20, "{s}: advice too short");
+            if s != Status::SUCCESS {
+                assert!(s.advice().len() > 20, "{s}: advice too short");
+            }
         }
         for (code, name) in [
             (2, "NRT_INVALID"),
