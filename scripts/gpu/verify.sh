@@ -4,7 +4,12 @@
 # folder, then a bench/torch comparison against the targets.
 #
 #   scripts/gpu/verify.sh [--bench PATH] [--suite standard] [--out DIR] [--instance TYPE]
-#                         [--budget SECONDS] [--device N] [-- extra bench run arguments]
+#                         [--budget SECONDS] [--device N] [--targets]
+#                         [--workload W] [--dtype D] [--param K=V]... [-- extra bench run args]
+#
+# --workload/--dtype/--param narrow the suite for both bench and the reference (as in
+# `bench run`); --targets selects just the issue's three target points (bf16 8192³ GEMM,
+# causal attention b4·h32·s4096·d128 bf16, train-mlp width 4096 bf16) instead of a suite.
 #
 # Needs: the NVIDIA driver, python3 with torch (CUDA build) and numpy. bench loads cuBLASLt and
 # NVRTC at run time; when they are not on the loader path this script adds the ones PyTorch
@@ -23,6 +28,7 @@ instance=""
 budget=""
 device="0"
 extra=()
+select=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bench) bench="$2"; shift 2 ;;
@@ -31,8 +37,12 @@ while [[ $# -gt 0 ]]; do
         --instance) instance="$2"; shift 2 ;;
         --budget) budget="$2"; shift 2 ;;
         --device) device="$2"; shift 2 ;;
+        --workload|--dtype|--param) select+=("$1" "$2"); shift 2 ;;
+        --targets) select+=(--workload matmul,attention,train-mlp --dtype bf16 --param m=8192
+                            --param s=4096 --param d=128 --param causal=1 --param width=4096)
+                   shift ;;
         --) shift; extra=("$@"); break ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "verify.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -80,14 +90,18 @@ mkdir -p "$out" || die "cannot create $out"
 echo "verify.sh: writing into $out" >&2
 
 "$bench" list | tee "$out/bench-list.txt" >&2
-"$bench" plan --backend neuron --suite "$suite" --out "$out/plan.json" || die "bench plan failed"
+# The plan lists the suite's points (it is backend-independent; `bench plan` is the Neuron
+# build's command, hence --backend neuron).
+"$bench" plan --backend neuron --suite "$suite" "${select[@]}" --out "$out/plan.json" \
+    || die "bench plan failed"
 
 common=()
 [[ -n "$instance" ]] && common+=(--instance "$instance")
 [[ -n "$budget" ]] && common+=(--budget "$budget")
 
 status=0
-"$bench" run --backend cuda --suite "$suite" --out "$out" "${common[@]}" "${extra[@]}" 2>&1 | tee "$out/bench.log"
+"$bench" run --backend cuda --suite "$suite" --out "$out" "${select[@]}" "${common[@]}" "${extra[@]}" \
+    2>&1 | tee "$out/bench.log"
 rc=${PIPESTATUS[0]}
 [[ $rc -eq 2 ]] && die "bench could not run (see $out/bench.log)"
 [[ $rc -ne 0 ]] && status=1
