@@ -63,6 +63,18 @@ pub fn build(args: &PlanArgs) -> Result<PlanFile> {
             ("batch_pool".to_string(), kernels::mlp::BATCH_POOL as f64),
         ]),
     );
+    constants.insert(
+        "train-gpt".to_string(),
+        BTreeMap::from([
+            ("lr".to_string(), kernels::gpt::LEARNING_RATE),
+            ("beta1".to_string(), kernels::gpt::BETA1),
+            ("beta2".to_string(), kernels::gpt::BETA2),
+            ("eps".to_string(), kernels::gpt::ADAM_EPS),
+            ("weight_decay".to_string(), kernels::gpt::WEIGHT_DECAY),
+            ("ln_eps".to_string(), kernels::gpt::LN_EPS),
+            ("batch_pool".to_string(), kernels::gpt::BATCH_POOL as f64),
+        ]),
+    );
     let h = crate::provenance::harness();
     Ok(PlanFile {
         schema: SCHEMA,

@@ -193,3 +193,126 @@ def train_mlp(p, dtype, c):
         return tuple(new_p) + tuple(new_m) + (loss.astype(jnp.float32), step + 1)
 
     return Lowering(fn, inputs, outputs, loss="loss", constants={"lr": lr, "momentum": mu, "batch_pool": pool})
+
+
+GPT_LAYER_PARAMS = [
+    ("ln1_g", lambda d: [d]),
+    ("ln1_b", lambda d: [d]),
+    ("w_qkv", lambda d: [d, 3 * d]),
+    ("b_qkv", lambda d: [3 * d]),
+    ("w_o", lambda d: [d, d]),
+    ("b_o", lambda d: [d]),
+    ("ln2_g", lambda d: [d]),
+    ("ln2_b", lambda d: [d]),
+    ("w_fc", lambda d: [d, 4 * d]),
+    ("b_fc", lambda d: [4 * d]),
+    ("w_proj", lambda d: [4 * d, d]),
+    ("b_proj", lambda d: [d]),
+]
+
+
+def gpt_param_specs(p, dt):
+    """The kernels crate's train-gpt parameters, in its order (kernels/src/gpt.rs)."""
+    d = p["d_model"]
+    specs = [Tensor("wte", [p["vocab"], d], dt), Tensor("wpe", [p["seq"], d], dt)]
+    for layer in range(p["layers"]):
+        specs += [Tensor(f"h{layer}.{n}", shape(d), dt) for n, shape in GPT_LAYER_PARAMS]
+    return specs + [Tensor("lnf_g", [d], dt), Tensor("lnf_b", [d], dt)]
+
+
+def gpt_loss(params, ids, targets, p, ln_eps):
+    """Mean next-token cross-entropy of the transformer in kernels/src/gpt.rs: pre-norm blocks,
+    causal attention with an f32 softmax, tanh-GELU MLP, tied head. Matmuls accumulate in f32
+    and round to the parameters' dtype; LayerNorm, softmax and the loss run in f32."""
+    import jax
+    import jax.numpy as jnp
+
+    f32 = jnp.float32
+    dt = params[0].dtype
+    b, t = ids.shape
+    d, h = p["d_model"], p["heads"]
+    hd = d // h
+
+    def mm(a, w):
+        return jnp.matmul(a, w, preferred_element_type=f32).astype(dt)
+
+    def ln(x, g, bias):
+        x32 = x.astype(f32)
+        mu = jnp.mean(x32, axis=-1, keepdims=True)
+        var = jnp.mean((x32 - mu) ** 2, axis=-1, keepdims=True)
+        return ((x32 - mu) / jnp.sqrt(var + ln_eps) * g.astype(f32) + bias.astype(f32)).astype(dt)
+
+    wte, wpe = params[0], params[1]
+    x = (wte[ids] + wpe[None, :, :]).reshape(b * t, d)
+    mask = jnp.tril(jnp.ones((t, t), dtype=bool))
+    for layer in range(p["layers"]):
+        ln1_g, ln1_b, w_qkv, b_qkv, w_o, b_o, ln2_g, ln2_b, w_fc, b_fc, w_proj, b_proj = params[
+            2 + 12 * layer : 14 + 12 * layer
+        ]
+        qkv = (mm(ln(x, ln1_g, ln1_b), w_qkv) + b_qkv).reshape(b, t, 3, h, hd)
+        q, k, v = (qkv[:, :, i].transpose(0, 2, 1, 3) for i in range(3))
+        s = jnp.einsum("bhqd,bhkd->bhqk", q, k, preferred_element_type=f32) / jnp.sqrt(f32(hd))
+        w = jax.nn.softmax(jnp.where(mask, s, -jnp.inf), axis=-1).astype(dt)
+        att = jnp.einsum("bhqk,bhkd->bhqd", w, v, preferred_element_type=f32).astype(dt)
+        x = x + mm(att.transpose(0, 2, 1, 3).reshape(b * t, d), w_o) + b_o
+        u = mm(ln(x, ln2_g, ln2_b), w_fc) + b_fc
+        x = x + mm(jax.nn.gelu(u, approximate=True), w_proj) + b_proj
+    xf = ln(x, params[-2], params[-1])
+    logits = jnp.matmul(xf, wte.T, preferred_element_type=f32)
+    lse = jax.nn.logsumexp(logits, axis=-1)
+    picked = jnp.take_along_axis(logits, targets.reshape(-1, 1), axis=-1)[:, 0]
+    return jnp.mean(lse - picked)
+
+
+@lowering("train-gpt")
+def train_gpt(p, dtype, c):
+    """One AdamW step (bias-corrected, decoupled weight decay on every parameter) on batch
+    step % batch_pool. Inputs: params, first moments, second moments, tokens, step; outputs:
+    the updated params and moments, the loss before the update, step + 1."""
+    dt = storage(dtype)
+    lr, b1, b2, eps, wd = c["lr"], c["beta1"], c["beta2"], c["eps"], c["weight_decay"]
+    ln_eps, pool = c["ln_eps"], int(c["batch_pool"])
+    params = gpt_param_specs(p, dt)
+    m1 = [Tensor(f"m_{t.name}", t.shape, dt, init="zeros") for t in params]
+    m2 = [Tensor(f"v_{t.name}", t.shape, dt, init="zeros") for t in params]
+    inputs = (
+        params
+        + m1
+        + m2
+        + [
+            Tensor("tokens", [pool, p["batch"], p["seq"] + 1], "i32"),
+            Tensor("step", [], "i32", init="zeros"),
+        ]
+    )
+    state = params + m1 + m2
+    outputs = [Tensor(f"{t.name}_next", t.shape, dt, feeds=t.name) for t in state] + [
+        Tensor("loss", [], "f32"),
+        Tensor("step_next", [], "i32", feeds="step"),
+    ]
+    n = len(params)
+
+    def fn(*args):
+        import jax
+        import jax.numpy as jnp
+
+        f32 = jnp.float32
+        ps, ms, vs = list(args[:n]), list(args[n : 2 * n]), list(args[2 * n : 3 * n])
+        tokens, step = args[3 * n :]
+        tb = jax.lax.dynamic_index_in_dim(tokens, step % pool, axis=0, keepdims=False)
+        loss, grads = jax.value_and_grad(gpt_loss)(ps, tb[:, :-1], tb[:, 1:], p, ln_eps)
+        t = (step + 1).astype(f32)
+        c1, c2 = 1.0 - b1**t, 1.0 - b2**t
+        new_p, new_m, new_v = [], [], []
+        for q, m, v, g in zip(ps, ms, vs, grads):
+            g = g.astype(f32)
+            m = b1 * m.astype(f32) + (1.0 - b1) * g
+            v = b2 * v.astype(f32) + (1.0 - b2) * g * g
+            q32 = q.astype(f32)
+            q32 = q32 - lr * ((m / c1) / (jnp.sqrt(v / c2) + eps) + wd * q32)
+            new_p.append(q32.astype(q.dtype))
+            new_m.append(m.astype(q.dtype))
+            new_v.append(v.astype(q.dtype))
+        return tuple(new_p) + tuple(new_m) + tuple(new_v) + (loss.astype(f32), step + 1)
+
+    consts = {"lr": lr, "beta1": b1, "beta2": b2, "eps": eps, "weight_decay": wd, "ln_eps": ln_eps, "batch_pool": pool}
+    return Lowering(fn, inputs, outputs, loss="loss", constants=consts)
