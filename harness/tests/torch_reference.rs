@@ -304,3 +304,111 @@ fn python_statistics_match_the_harness() {
     let want = harness::stats::relative_ci_halfwidth(&samples);
     assert!((rel - want).abs() <= 1e-12 * want, "{rel} vs {want}");
 }
+
+/// The measuring path (not only --dry-run) with tests/fake_torch — a numpy stand-in for torch,
+/// a fixture, not PyTorch — on quick-suite matmul and attention points: every point is timed,
+/// checked and summarised into a run.json bench reads; a wrong product fails its check.
+#[test]
+fn measuring_path_runs_with_a_numpy_stand_in_for_torch() {
+    let Some(py) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let plan_path = tmp.path().join("plan.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args([
+            "plan",
+            "--backend",
+            "neuron",
+            "--suite",
+            "quick",
+            "--workload",
+            "matmul,attention",
+            "--dtype",
+            "bf16",
+            "--param",
+            "m=64,128",
+            "--param",
+            "s=64",
+            "--out",
+        ])
+        .arg(&plan_path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_torch");
+    let run = |wrong: bool, out: &Path| {
+        Command::new(&py)
+            .env("PYTHONPATH", &fake)
+            .env("FAKE_TORCH_WRONG", if wrong { "1" } else { "0" })
+            .arg(repo().join("scripts/gpu/torch_reference.py"))
+            .args([
+                "--plan",
+                plan_path.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .args(["--budget", "0.05", "--warmup", "0.01", "--min-samples", "3"])
+            .output()
+            .unwrap()
+    };
+    let out = tmp.path().join("ok");
+    let o = run(false, &out);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dir = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let r = read_run(&dir).unwrap();
+    assert_eq!(r.backend.implementation, "torch");
+    assert!(r
+        .backend
+        .runtime_version
+        .as_deref()
+        .unwrap()
+        .contains("fake"));
+    assert_eq!(r.points.len(), 4);
+    for p in &r.points {
+        assert_eq!(p.status, Status::Ok, "{}: {:?}", p.id, p.reason);
+        assert!(p.check.as_ref().unwrap().passed);
+        let s = p.stats.as_ref().unwrap();
+        assert!(s.n >= 3 && s.n == p.samples_s.len());
+        assert!(s.ci95_low_s <= s.median_s && s.median_s <= s.ci95_high_s);
+        let t = p.throughput.as_ref().unwrap();
+        assert!((t.flop_per_s - p.flops / s.median_s).abs() <= 1e-9 * t.flop_per_s);
+        assert_eq!(p.timer.as_deref(), Some("cuda_event"));
+    }
+    let out = tmp.path().join("wrong");
+    let o = run(true, &out);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dir = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let r = read_run(&dir).unwrap();
+    for p in &r.points {
+        if p.workload == "matmul" {
+            assert_eq!(p.status, Status::Failed, "{}", p.id);
+            assert!(p
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("correctness check failed"));
+            assert!(p.samples_s.is_empty());
+        } else {
+            assert_eq!(p.status, Status::Ok, "{}", p.id);
+        }
+    }
+}

@@ -24,6 +24,7 @@ testing the file format and the plan handling. It refuses to write under results
 
 import argparse
 import datetime as _dt
+import functools
 import json
 import math
 import os
@@ -110,9 +111,11 @@ def stream_seed(seed, name):
     return (seed ^ rot) & MASK64
 
 
+@functools.lru_cache(maxsize=4)
 def fill(seed, name, n, scale):
     """Rng::for_stream(seed, name).fill(n, scale): SplitMix64, uniform in [-scale, scale),
-    zeros skipped (a zero draws again, shifting the stream)."""
+    zeros skipped (a zero draws again, shifting the stream). Cached (read-only result): the
+    same matrices serve every dtype of a shape."""
     import numpy as np
 
     state0 = np.uint64(stream_seed(seed, name))
@@ -132,7 +135,9 @@ def fill(seed, name, n, scale):
         v = v[v != 0]
         out = np.concatenate([out, v])
         start += want
-    return out[:n]
+    out = out[:n]
+    out.flags.writeable = False
+    return out
 
 
 def round_to(values, dtype):
@@ -311,6 +316,11 @@ def relevant_env():
 
 # ---------------------------------------------------------------- torch measurement
 
+def _from_numpy(torch, array):
+    """torch.from_numpy, copying read-only (cached) arrays first."""
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
+
+
 class Torch:
     """Everything that needs torch and a GPU."""
 
@@ -336,7 +346,7 @@ class Torch:
                 "fp8_e4m3": t.float8_e4m3fn}[name]
 
     def tensor(self, array, dtype):
-        t = self.torch.from_numpy(array).to(self.dev)
+        t = _from_numpy(self.torch, array).to(self.dev)
         return t.to(self.dtype(dtype))
 
     def timed(self, fn):
@@ -423,7 +433,7 @@ class MlpStep:
             t.requires_grad_(True)
         self.layers = p["layers"]
         self.x = tc.tensor(x["x"], dtype)
-        self.y = torch.from_numpy(x["y"]).to(tc.dev)
+        self.y = _from_numpy(torch, x["y"]).to(tc.dev)
         self.opt = torch.optim.SGD(self.params, lr=LEARNING_RATE, momentum=MOMENTUM)
         self.step = 0
         self.loss_dev = []
@@ -456,17 +466,17 @@ def rel_error(out, ref):
 def check_matmul(tc, p, x, out):
     torch = tc.torch
     rows = checked_rows(p["m"], p["n"] * p["k"], 4)
-    a = torch.from_numpy(x["a"][rows]).double().to(tc.dev)
-    b = torch.from_numpy(x["b"]).double().to(tc.dev)
+    a = _from_numpy(torch, x["a"][rows]).double().to(tc.dev)
+    b = _from_numpy(torch, x["b"]).double().to(tc.dev)
     return rel_error(out[rows].double(), a @ b), len(rows) * p["n"]
 
 
 def check_attention(tc, p, x, out):
     torch = tc.torch
     rows = checked_rows(p["s"], p["b"] * p["h"] * p["s"] * p["d"] * 2, 2)
-    q = torch.from_numpy(x["q"]).double().to(tc.dev)[:, :, rows]
-    k = torch.from_numpy(x["k"]).double().to(tc.dev)
-    v = torch.from_numpy(x["v"]).double().to(tc.dev)
+    q = _from_numpy(torch, x["q"]).double().to(tc.dev)[:, :, rows]
+    k = _from_numpy(torch, x["k"]).double().to(tc.dev)
+    v = _from_numpy(torch, x["v"]).double().to(tc.dev)
     scores = q @ k.transpose(-1, -2) / math.sqrt(p["d"])
     if p["causal"]:
         idx = torch.tensor(rows, device=tc.dev).unsqueeze(1)
@@ -554,8 +564,6 @@ def blank_record(pt, dtype):
 
 
 def run_point(tc, pt, args, init_s):
-    import numpy as np  # noqa: F401  (inputs need numpy)
-
     w, p, dtype = pt["workload"], pt["params"], pt["dtype"]
     rec = blank_record(pt, dtype)
     rec["one_off_s"]["init"] = init_s
