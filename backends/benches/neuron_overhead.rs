@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use backends::neuron::exec::{Copy, NeuronPoint};
+use backends::neuron::exec::{CoreCopy, NeuronPoint};
 use backends::neuron::manifest::Manifest;
 use backends::neuron::runtime::Runtime;
 use backends::Prepared;
@@ -65,8 +65,8 @@ fn main() {
     let rt = Runtime::acquire().unwrap();
     let neff = std::fs::read(dir.join("mm.neff")).unwrap();
     // Two copies of the same point: one driven raw, one through the Rust path.
-    let raw = Copy::build(&rt, &neff, "mm.neff", entry, &inputs, 0, true).unwrap();
-    let copy = Copy::build(&rt, &neff, "mm.neff", entry, &inputs, 0, true).unwrap();
+    let raw = CoreCopy::build(&rt, &neff, "mm.neff", entry, &inputs, 0, true).unwrap();
+    let copy = CoreCopy::build(&rt, &neff, "mm.neff", entry, &inputs, 0, true).unwrap();
     let mut prepared: Box<dyn Prepared> = Box::new(NeuronPoint::new(vec![copy], entry));
 
     const N: usize = 200_000;

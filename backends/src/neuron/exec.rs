@@ -19,7 +19,7 @@ use super::tensor::{Tensor, TensorSet};
 use crate::{BackendError, OneOff, Prepared};
 
 /// One copy of the point on one NeuronCore.
-pub struct Copy {
+pub struct CoreCopy {
     pub model: Model,
     /// (inputs, outputs) per phase: one phase, or two for training.
     pub phases: Vec<(TensorSet, TensorSet)>,
@@ -28,7 +28,7 @@ pub struct Copy {
 }
 
 pub struct NeuronPoint {
-    pub copies: Vec<Copy>,
+    pub copies: Vec<CoreCopy>,
     phase: usize,
     training: bool,
     watched_dtype: Dtype,
@@ -102,7 +102,7 @@ fn initial(io: &Io, inputs: &[HostTensor]) -> Result<Vec<u8>, BackendError> {
     }
 }
 
-impl Copy {
+impl CoreCopy {
     /// Loads the NEFF on `vnc`, allocates and fills its tensors and builds the sets.
     pub fn build(
         rt: &Arc<Runtime>,
@@ -112,7 +112,7 @@ impl Copy {
         inputs: &[HostTensor],
         vnc: i32,
         hex_dtypes: bool,
-    ) -> Result<Copy, BackendError> {
+    ) -> Result<CoreCopy, BackendError> {
         let model = Model::load(rt, neff, vnc, label).map_err(point_err)?;
         let info = model.tensor_info().map_err(point_err)?;
         match_info(entry, &info, label, hex_dtypes)?;
@@ -175,7 +175,7 @@ impl Copy {
             }
             sets.push((ins, outs));
         }
-        Ok(Copy {
+        Ok(CoreCopy {
             model,
             phases: sets,
             watched,
@@ -189,7 +189,7 @@ impl Copy {
 }
 
 impl NeuronPoint {
-    pub fn new(copies: Vec<Copy>, entry: &Entry) -> NeuronPoint {
+    pub fn new(copies: Vec<CoreCopy>, entry: &Entry) -> NeuronPoint {
         let watched = entry
             .check
             .as_deref()

@@ -278,7 +278,7 @@ impl Backend for NeuronBackend {
         let label = path.display().to_string();
         let mut copies = Vec::with_capacity(self.cores as usize);
         for vnc in 0..self.cores {
-            copies.push(exec::Copy::build(
+            copies.push(exec::CoreCopy::build(
                 &self.rt,
                 &neff,
                 &label,
