@@ -156,10 +156,30 @@ impl<'a> SideDraws<'a> {
 /// The 2.5% and 97.5% percentiles of `values` (reordered), as `stats::quantile_sorted` would
 /// give on the sorted data, found by selection in linear time.
 pub fn percentile_95(values: &mut [f64]) -> (f64, f64) {
+    if values.iter().all(|v| v.is_finite() && *v >= 0.0) {
+        // Non-negative finite doubles order like their bit patterns: select on integers.
+        let mut bits: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
+        return (
+            quantile_bits(&mut bits, 0.025),
+            quantile_bits(&mut bits, 0.975),
+        );
+    }
     (
         quantile_select(values, 0.025),
         quantile_select(values, 0.975),
     )
+}
+
+fn quantile_bits(bits: &mut [u64], q: f64) -> f64 {
+    let pos = q.clamp(0.0, 1.0) * (bits.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let frac = pos - lo as f64;
+    let (_, v_lo, rest) = bits.select_nth_unstable(lo);
+    let v_lo = f64::from_bits(*v_lo);
+    match rest.iter().min() {
+        Some(&hi) if frac > 0.0 => v_lo + (f64::from_bits(hi) - v_lo) * frac,
+        _ => v_lo,
+    }
 }
 
 /// The q-quantile with linear interpolation (same definition as `stats::quantile_sorted`).
@@ -242,6 +262,28 @@ mod tests {
                 (hi - direct.1).abs() < 0.08 * spread,
                 "n={n}: {hi} vs {}",
                 direct.1
+            );
+        }
+    }
+
+    #[test]
+    fn percentile_95_equals_sorted_quantiles() {
+        let mut rng = Rng::new(12);
+        for n in [1usize, 2, 7, 2000] {
+            let v: Vec<f64> = (0..n).map(|_| 0.5 + rng.next_f64()).collect();
+            let s = sorted(&v);
+            let (lo, hi) = percentile_95(&mut v.clone());
+            assert_eq!(
+                (lo, hi),
+                (quantile_sorted(&s, 0.025), quantile_sorted(&s, 0.975))
+            );
+            // negative values take the general path and agree too
+            let neg: Vec<f64> = v.iter().map(|x| x - 1.0).collect();
+            let sn = sorted(&neg);
+            let (lo, hi) = percentile_95(&mut neg.clone());
+            assert_eq!(
+                (lo, hi),
+                (quantile_sorted(&sn, 0.025), quantile_sorted(&sn, 0.975))
             );
         }
     }
