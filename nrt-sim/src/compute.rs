@@ -2,7 +2,15 @@
 //! device's matmul engine): matmul, softmax attention, and one SGD-momentum step of the
 //! train-mlp ReLU classifier. Written independently of the bench kernels crate, whose f64
 //! references judge these outputs, so that a mistake on either side fails the check.
+//! The exception is train-gpt: its step here is the kernels crate's own f64 step
+//! (`kernels::gpt_ref::GptState`), so through nrt-sim a train-gpt point tests the Neuron
+//! path's plumbing (state ping-pong, step counter, batch choice, loss read-back), not the
+//! transformer's math; the math of what a real NEFF computes (the JAX lowering) is checked
+//! against the f64 reference by scripts/neuron/test_gpt_lowering.py.
 //! Tensors arrive and leave as raw little-endian bytes in their declared dtypes.
+
+use kernels::gpt::{TrainGpt, BATCH_POOL};
+use kernels::gpt_ref::GptState;
 
 use crate::standin::{Dtype, StandIn, TensorSpec};
 
@@ -59,6 +67,7 @@ pub fn run(s: &StandIn, inputs: &[Vec<u8>]) -> Vec<Vec<u8>> {
         )],
         "attention" => vec![attention(s, &vals[0], &vals[1], &vals[2])],
         "train-mlp" => train_step(s, &vals),
+        "train-gpt" => gpt_step(s, &vals),
         _ => unreachable!("validated at load"),
     };
     outs.iter()
@@ -121,6 +130,45 @@ fn attention(s: &StandIn, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f32> {
             }
         }
     }
+    out
+}
+
+/// One train-gpt step with the kernels crate's f64 AdamW step (see the module docs).
+fn gpt_step(s: &StandIn, vals: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    let p = TrainGpt {
+        d_model: s.param("d_model") as u64,
+        layers: s.param("layers") as u64,
+        heads: s.param("heads") as u64,
+        seq: s.param("seq") as u64,
+        vocab: s.param("vocab") as u64,
+        batch: s.param("batch") as u64,
+    };
+    let n = p.param_specs().len();
+    let to64 = |v: &[Vec<f32>]| -> Vec<Vec<f64>> {
+        v.iter()
+            .map(|t| t.iter().map(|&x| x as f64).collect())
+            .collect()
+    };
+    let mut state = GptState {
+        params: to64(&vals[..n]),
+        m: to64(&vals[n..2 * n]),
+        v: to64(&vals[2 * n..3 * n]),
+        steps: vals[3 * n + 1][0] as usize,
+    };
+    let tokens: Vec<i32> = vals[3 * n].iter().map(|&x| x as i32).collect();
+    let per_batch = s.param("batch") * (s.param("seq") + 1);
+    let slot = state.steps % BATCH_POOL;
+    let loss = state.step(&p, &tokens[slot * per_batch..(slot + 1) * per_batch]);
+    let to32 = |v: Vec<Vec<f64>>| {
+        v.into_iter()
+            .map(|t| t.into_iter().map(|x| x as f32).collect())
+    };
+    let mut out: Vec<Vec<f32>> = to32(state.params)
+        .chain(to32(state.m))
+        .chain(to32(state.v))
+        .collect();
+    out.push(vec![loss as f32]);
+    out.push(vec![state.steps as f32]);
     out
 }
 

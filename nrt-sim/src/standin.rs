@@ -10,7 +10,8 @@
 //!
 //! Inputs and outputs are positional per workload (matmul: a, b → out; attention: q, k, v →
 //! out; train-mlp: the parameters, their momentum buffers, x, y, step → updated parameters,
-//! updated momentum, loss, step + 1). `scripts/neuron/build_neffs.py --sim` writes these files.
+//! updated momentum, loss, step + 1; train-gpt: the parameters, first and second AdamW
+//! moments, tokens, step → the three updated, loss, step + 1). `scripts/neuron/build_neffs.py --sim` writes these files.
 
 use std::collections::BTreeMap;
 
@@ -100,6 +101,13 @@ impl StandIn {
                     }
                 }
                 (2 * p + 3, 2 * p + 2)
+            }
+            "train-gpt" => {
+                let n = 12 * param("layers")? + 4;
+                for k in ["d_model", "heads", "seq", "vocab", "batch"] {
+                    param(k)?;
+                }
+                (3 * n + 2, 3 * n + 2)
             }
             other => return Err(format!("stand-in NEFF: unknown workload '{other}'")),
         };

@@ -33,7 +33,7 @@ import lowerings  # noqa: E402
 PLAN_SCHEMA = "bench.plan/1"
 MANIFEST_SCHEMA = "bench.neff-manifest/1"
 SIM_MAGIC = b"NRTSIM-NEFF/1\n"
-SIM_WORKLOADS = {"matmul", "attention", "train-mlp"}  # what nrt-sim can compute
+SIM_WORKLOADS = {"matmul", "attention", "train-mlp", "train-gpt"}  # what nrt-sim can compute
 
 
 class UsageError(Exception):
