@@ -104,15 +104,32 @@ inline float shfl_xor(float v, int mask) {
     return r;
 }
 
+// cp.async is modelled as deferred: a copy lands in shared memory only when a wait_group
+// retires its group, so a kernel that reads a tile before waiting for it reads stale data
+// (shared memory starts filled with NaNs) and fails its reference check.
+struct EmuCopy {
+    void* dst;
+    unsigned char bytes[16];
+};
+inline thread_local std::vector<EmuCopy> emu_open_group;
+inline thread_local std::vector<std::vector<EmuCopy>> emu_groups;
+
 inline void cp_async16(void* dst, const void* src, int src_bytes) {
-    if (src_bytes == 16)
-        std::memcpy(dst, src, 16);
-    else
-        std::memset(dst, 0, 16);
+    EmuCopy c{dst, {}};
+    if (src_bytes == 16) std::memcpy(c.bytes, src, 16);
+    emu_open_group.push_back(c);
 }
-inline void cp_commit() {}
+inline void cp_commit() {
+    emu_groups.push_back(std::move(emu_open_group));
+    emu_open_group.clear();
+}
 template <int N>
-inline void cp_wait() {}
+inline void cp_wait() {
+    while (emu_groups.size() > (size_t)N) {
+        for (const EmuCopy& c : emu_groups.front()) std::memcpy(c.dst, c.bytes, 16);
+        emu_groups.erase(emu_groups.begin());
+    }
+}
 
 // ldmatrix .x4: lanes 8i..8i+7 give the row addresses of matrix i.
 inline void emu_ldsm(u32* r, const void* p, bool trans) {
@@ -183,11 +200,14 @@ void emu_launch(void (*kernel)(P...), emu_dim3 grid, unsigned block, A... args) 
             for (unsigned w = 0; w < (block + 31) / 32; ++w)
                 emu_block.warps.push_back(std::make_unique<std::barrier<>>(32));
             emu_block.x.assign((block + 31) / 32, EmuWarp{});
+            std::memset(smem, 0xff, sizeof smem);  // NaN in bf16 and f16
             std::vector<std::thread> threads;
             for (unsigned t = 0; t < block; ++t) {
                 threads.emplace_back([=] {
                     threadIdx = {t, 0, 0};
                     blockIdx = {bx, by, 0};
+                    emu_open_group.clear();
+                    emu_groups.clear();
                     kernel(args...);
                 });
             }
