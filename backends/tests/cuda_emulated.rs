@@ -1,7 +1,8 @@
 //! The CUDA kernels' logic on the CPU: kernels/cuda/check/emulate_test.cpp compiles the real
 //! kernel sources against host emulations of the CUDA features they use (check/emulate.h:
 //! threads and barriers for blocks and warps, the PTX ISA's ldmatrix and mma.sync fragment
-//! layouts, cp.async as a copy) and compares the fused attention kernel (bf16/f16, d 64/128,
+//! layouts, cp.async copies that land only when wait_group retires them, shared memory that
+//! starts as NaN) and compares the fused attention kernel (bf16/f16, d 64/128,
 //! causal or not, ragged s) and the training-step kernels with double-precision references.
 //! This checks index math, masking, the online softmax and the reductions — not the inline
 //! PTX itself, not timing, not a real GPU. Needs a C++20 compiler (g++ 12 or clang++ 14 with

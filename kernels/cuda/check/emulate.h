@@ -2,7 +2,7 @@
 // (check/emulate_test.cpp, driven by backends/tests/cuda_emulated.rs). A block's threads are
 // real threads; __syncthreads is a block barrier; warp collectives (shfl, ldmatrix, mma.sync)
 // exchange values through per-warp slots between warp barriers, following the PTX ISA's
-// fragment layouts; cp.async copies at once. It checks the kernels' index math, masking and
+// fragment layouts; cp.async copies land at wait_group. It checks the kernels' index math, masking and
 // online-softmax logic against references — not timing, not the PTX assembler, not the
 // hardware. Never seen by NVRTC (common.cuh includes it only under BENCH_EMULATE).
 #pragma once
