@@ -164,7 +164,7 @@ pub fn compose(rep: &Report, charts: &[(String, String)], not_drawn: &[String]) 
             .collect(),
     ));
     if rep.runs.iter().any(|r| r.role == Role::Simulated) {
-        out.push(p("Simulated runs (nrt-sim) are listed for completeness; they are never priced and never enter a verdict."));
+        out.push(p("Simulated runs (nrt-sim) and dry runs are listed for completeness; they are not measurements, are never priced and never enter a verdict."));
     }
 
     for c in &rep.comparisons {
@@ -289,6 +289,32 @@ pub fn compose(rep: &Report, charts: &[(String, String)], not_drawn: &[String]) 
                 })
                 .collect(),
         ));
+    }
+
+    if !rep.vendor.is_empty() {
+        out.push(h(2, "Speed against the vendor reference"));
+        out.push(p("bench's own kernels against the vendor's (e.g. torch) on the same instance: reference median time ÷ bench median time, so 1.0 is as fast as the reference and below 1.0 is slower. A weak GPU baseline would flatter the challenger."));
+        for v in &rep.vendor {
+            let (b, r) = (&rep.runs[v.bench_run], &rep.runs[v.reference_run]);
+            out.push(p(format!(
+                "{} vs {} ({}): geometric mean {} over {} shared points.",
+                b.name,
+                r.name,
+                r.implementation,
+                v.geomean.map(num).unwrap_or_else(|| "n/a".into()),
+                v.points.len()
+            )));
+            if !v.points.is_empty() {
+                out.push(table(
+                    &["point", "bench speed ÷ reference speed"],
+                    v.points
+                        .iter()
+                        .take(MAX_ROWS)
+                        .map(|(id, f)| vec![id.clone(), num(*f)])
+                        .collect(),
+                ));
+            }
+        }
     }
 
     if !rep.datasheet.is_empty() {

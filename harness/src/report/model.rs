@@ -106,6 +106,17 @@ pub struct Comparison {
     pub break_even: Option<BreakEven>,
 }
 
+/// bench's speed as a fraction of a vendor reference (e.g. torch) measured on the same
+/// instance and backend: reference median time ÷ bench median time per shared point.
+#[derive(Debug, Clone, Serialize)]
+pub struct VendorComparison {
+    pub bench_run: usize,
+    pub reference_run: usize,
+    /// (point id, fraction): 1.0 means as fast as the reference.
+    pub points: Vec<(String, f64)>,
+    pub geomean: Option<f64>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Excluded {
     pub run: String,
@@ -136,6 +147,7 @@ pub struct Report {
     pub excluded: Vec<Excluded>,
     pub missing: Vec<String>,
     pub datasheet: Vec<DatasheetRow>,
+    pub vendor: Vec<VendorComparison>,
     pub resamples: usize,
     pub seed: u64,
 }
@@ -264,16 +276,17 @@ pub fn build(
     let mut sorted: Vec<Vec<Vec<f64>>> = Vec::with_capacity(runs.len());
     for run in runs {
         let r = &run.run;
+        let simulated = not_a_measurement(run);
         let is_b = selects(&opts.baseline, run);
         let is_c = selects(&opts.challenger, run);
-        let role = match (r.backend.simulated, is_b, is_c) {
+        let role = match (simulated, is_b, is_c) {
             (true, _, _) => Role::Simulated,
             (false, true, true) => Role::Both,
             (false, true, false) => Role::Baseline,
             (false, false, true) => Role::Challenger,
             _ => Role::Other,
         };
-        let price = if r.backend.simulated {
+        let price = if simulated {
             None
         } else {
             r.host
@@ -299,7 +312,7 @@ pub fn build(
                 crate::schema::Status::Failed => failed += 1,
                 crate::schema::Status::Skipped => skipped += 1,
             }
-            if r.backend.simulated {
+            if simulated {
                 run_sorted.push(Vec::new());
                 continue;
             }
@@ -324,11 +337,18 @@ pub fn build(
                 }
             }
         }
-        if r.backend.simulated {
+        if simulated {
             excluded.push(Excluded {
                 run: run.name.clone(),
                 point_id: "(all points)".into(),
-                reason: "simulated run (nrt-sim): never priced, never in a verdict".into(),
+                reason: format!(
+                    "not a measurement ({}): never priced, never in a verdict",
+                    if r.backend.simulated {
+                        "simulated, e.g. nrt-sim".to_string()
+                    } else {
+                        r.backend.implementation.clone()
+                    }
+                ),
             });
         }
         summaries.push(RunSummary {
@@ -340,9 +360,9 @@ pub fn build(
             device_count: r.backend.device_count,
             instance: r.host.instance_type.clone(),
             instance_source: r.host.instance_type_source.clone(),
-            simulated: r.backend.simulated,
+            simulated,
             role,
-            price_note: if r.backend.simulated {
+            price_note: if simulated {
                 Some("simulated: never priced".into())
             } else {
                 price_note(run, prices)
@@ -476,6 +496,7 @@ pub fn build(
     } else {
         datasheet(prices, devices)
     };
+    let vendor = vendor_comparisons(runs, &summaries, &sorted);
     Ok(Report {
         claim: opts.claim,
         baseline_selector: opts.baseline.clone(),
@@ -486,9 +507,57 @@ pub fn build(
         excluded,
         missing,
         datasheet,
+        vendor,
         resamples: RESAMPLES,
         seed: REPORT_SEED,
     })
+}
+
+/// Runs that are not evidence: simulated backends and dry runs of a reference script.
+pub fn not_a_measurement(run: &LoadedRun) -> bool {
+    let b = &run.run.backend;
+    b.simulated
+        || b.implementation.contains("dry run")
+        || b.implementation.contains("not a measurement")
+}
+
+fn vendor_comparisons(
+    runs: &[LoadedRun],
+    summaries: &[RunSummary],
+    sorted: &[Vec<Vec<f64>>],
+) -> Vec<VendorComparison> {
+    let mut out = Vec::new();
+    for (bi, b) in summaries.iter().enumerate() {
+        if b.simulated || b.implementation != "bench" {
+            continue;
+        }
+        for (ri, r) in summaries.iter().enumerate() {
+            let same_place = r.backend == b.backend
+                && (r.instance.is_some() && r.instance == b.instance || r.device == b.device);
+            if ri == bi || r.simulated || r.implementation == "bench" || !same_place {
+                continue;
+            }
+            let pairing = pair(&runs[bi], &runs[ri]);
+            let points: Vec<(String, f64)> = pairing
+                .pairs
+                .iter()
+                .map(|&(i, j)| {
+                    (
+                        runs[bi].run.points[i].id.clone(),
+                        median_of_sorted(&sorted[ri][j]) / median_of_sorted(&sorted[bi][i]),
+                    )
+                })
+                .collect();
+            let fractions: Vec<f64> = points.iter().map(|p| p.1).collect();
+            out.push(VendorComparison {
+                bench_run: bi,
+                reference_run: ri,
+                geomean: (!fractions.is_empty()).then(|| geomean(&fractions)),
+                points,
+            });
+        }
+    }
+    out
 }
 
 fn missing(runs: &[RunSummary], comparisons: &[Comparison], opts: &Options) -> Vec<String> {
@@ -513,7 +582,7 @@ fn missing(runs: &[RunSummary], comparisons: &[Comparison], opts: &Options) -> V
     }
     if !sims.is_empty() {
         m.push(format!(
-            "Simulated runs are not evidence and are left out: {}.",
+            "Simulated runs and dry runs are not evidence and are left out: {}.",
             sims.join(", ")
         ));
     }
@@ -613,6 +682,41 @@ mod tests {
         assert!((o.ratio - geomean(&ratios)).abs() < 1e-12);
         assert_eq!(c.verdict, Some(verdict(o.low, o.high, 1.3)));
         assert!(rep.datasheet.is_empty());
+    }
+
+    #[test]
+    fn bench_speed_against_the_vendor_reference_by_hand() {
+        let bench = fixture("cuda-p5");
+        let mut torch = fixture("cuda-p5");
+        torch.name = "torch".into();
+        torch.run.backend.implementation = "torch".into();
+        // the reference is 25% slower on every sample: bench speed / reference speed = 1.25
+        for p in &mut torch.run.points {
+            p.samples_s.iter_mut().for_each(|s| *s *= 1.25);
+        }
+        let mut dry = torch.clone();
+        dry.name = "dry".into();
+        dry.run.backend.implementation = "torch (dry run: not a measurement)".into();
+        let runs = [bench, torch, dry];
+        let rep = build(
+            &runs,
+            &PriceTable::builtin(),
+            &DeviceTable::builtin(),
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!(rep.vendor.len(), 1, "the dry run is not a reference");
+        let v = &rep.vendor[0];
+        assert_eq!((v.bench_run, v.reference_run), (0, 1));
+        assert_eq!(v.points.len(), runs[0].run.points.len());
+        assert!(
+            v.points.iter().all(|(_, f)| (f - 1.25).abs() < 1e-9),
+            "{:?}",
+            v.points
+        );
+        assert!((v.geomean.unwrap() - 1.25).abs() < 1e-9);
+        assert_eq!(rep.runs[2].role, Role::Simulated);
+        assert!(rep.runs[2].price.is_none());
     }
 
     #[test]
