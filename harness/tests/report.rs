@@ -96,7 +96,10 @@ fn report_writes_every_output_and_valid_charts() {
     let o = full_report(tmp.path());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("trn2.48xlarge vs p5.48xlarge"), "{stdout}");
+    assert!(
+        stdout.contains("neuron-trn2 (trn2.48xlarge) vs cuda-p5 (p5.48xlarge)"),
+        "{stdout}"
+    );
     for stem in ["perf_per_usd", "throughput_vs_size", "sensitivity"] {
         let png = std::fs::read(tmp.path().join(format!("charts/{stem}.png"))).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png");

@@ -68,8 +68,10 @@ fn print_summary(model: &Report, out: &Path) {
     for c in &model.comparisons {
         match (c.overall, c.verdict) {
             (Some(o), Some(v)) => println!(
-                "{v}: {} vs {}: ratio {:.3} (95% CI {:.3}-{:.3}) over {} points, claim {}",
+                "{v}: {} ({}) vs {} ({}): ratio {:.3} (95% CI {:.3}-{:.3}) over {} points, claim {}",
+                model.runs[c.challenger].name,
                 c.challenger_price.instance,
+                model.runs[c.baseline].name,
                 c.baseline_price.instance,
                 o.ratio,
                 o.low,

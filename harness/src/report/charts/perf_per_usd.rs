@@ -61,10 +61,14 @@ fn prepare(rep: &Report) -> Option<Data> {
                     (!ratios.is_empty()).then(|| geomean(&ratios))
                 })
                 .collect();
+            let backend = if r.implementation == "bench" {
+                r.backend.clone()
+            } else {
+                format!("{} {}", r.backend, r.implementation)
+            };
             let label = format!(
-                "{} ({}, ${}/h)",
+                "{} ({backend}, ${}/h)",
                 r.instance.as_deref().unwrap_or("?"),
-                r.backend,
                 r.price.as_ref().map_or(0.0, |p| p.usd_per_hour)
             );
             (label, values)

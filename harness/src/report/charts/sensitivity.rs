@@ -25,10 +25,19 @@ fn prepare(rep: &Report) -> Option<Data> {
         .iter()
         .filter_map(|c| {
             c.overall.map(|o| {
+                let label = |i: usize, instance: &str| {
+                    let r = &rep.runs[i];
+                    if r.implementation == "bench" {
+                        instance.to_string()
+                    } else {
+                        format!("{instance} ({})", r.implementation)
+                    }
+                };
                 (
                     format!(
                         "{} vs {}",
-                        c.challenger_price.instance, c.baseline_price.instance
+                        label(c.challenger, &c.challenger_price.instance),
+                        label(c.baseline, &c.baseline_price.instance)
                     ),
                     o,
                 )
