@@ -14,6 +14,7 @@ mod gemm;
 mod layout;
 mod lt;
 mod mlp;
+mod mlp_plan;
 mod nvrtc;
 mod probe;
 pub mod sources;
