@@ -5,6 +5,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use kernels::Point;
+
+use crate::suite::{plan, PlanError, Selection, Suite};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -74,28 +77,16 @@ pub struct PlanArgs {
     /// Backend the NEFFs are for (neuron).
     #[arg(long, default_value = "neuron", value_name = "BACKEND")]
     pub backend: String,
-    /// Suite: quick, standard or full.
-    #[arg(long, default_value = "quick", value_name = "SUITE")]
-    pub suite: String,
-    /// Only these workloads (repeatable or comma-separated).
-    #[arg(long, value_name = "NAME")]
-    pub workload: Vec<String>,
-    /// Only these dtypes (repeatable or comma-separated).
-    #[arg(long, value_name = "DTYPE")]
-    pub dtype: Vec<String>,
-    /// Override a parameter's values, e.g. --param m=2048 (repeatable).
-    #[arg(long, value_name = "KEY=V[,V..]")]
-    pub param: Vec<String>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// The plan file to write.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
 }
 
+/// Which points: a suite, narrowed by workload and dtype, with parameter overrides.
 #[derive(Debug, Clone, Args)]
-pub struct RunArgs {
-    /// Backend: cpu, cuda or neuron.
-    #[arg(long, default_value = "cpu", value_name = "BACKEND")]
-    pub backend: String,
+pub struct SelectArgs {
     /// Suite: quick, standard or full.
     #[arg(long, default_value = "quick", value_name = "SUITE")]
     pub suite: String,
@@ -108,6 +99,36 @@ pub struct RunArgs {
     /// Override a parameter's values, e.g. --param m=2048 --param k=1024,4096 (repeatable).
     #[arg(long, value_name = "KEY=V[,V..]")]
     pub param: Vec<String>,
+}
+
+impl SelectArgs {
+    /// The suite and the points it leaves after the selection (never none).
+    pub fn points(&self) -> Result<(Suite, Vec<Point>), PlanError> {
+        let suite: Suite = self.suite.parse()?;
+        let points = plan(
+            suite,
+            &Selection {
+                workloads: self.workload.clone(),
+                dtypes: self.dtype.clone(),
+                params: self.param.clone(),
+            },
+        )?;
+        if points.is_empty() {
+            return Err(PlanError(
+                "the selection leaves no points: widen --workload/--dtype/--param".into(),
+            ));
+        }
+        Ok((suite, points))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Backend: cpu, cuda or neuron.
+    #[arg(long, default_value = "cpu", value_name = "BACKEND")]
+    pub backend: String,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Directory that receives the run directory.
     #[arg(long, default_value = "results/runs", value_name = "DIR")]
     pub out: PathBuf,

@@ -10,7 +10,6 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 use crate::cli::PlanArgs;
-use crate::suite::{plan, Selection, Suite};
 
 pub const SCHEMA: &str = "bench.plan/1";
 
@@ -42,18 +41,7 @@ pub fn build(args: &PlanArgs) -> Result<PlanFile> {
             args.backend
         );
     }
-    let suite: Suite = args.suite.parse()?;
-    let points = plan(
-        suite,
-        &Selection {
-            workloads: args.workload.clone(),
-            dtypes: args.dtype.clone(),
-            params: args.param.clone(),
-        },
-    )?;
-    if points.is_empty() {
-        bail!("the selection leaves no points to plan: widen --workload/--dtype/--param");
-    }
+    let (suite, points) = args.select.points()?;
     let mut constants = BTreeMap::new();
     constants.insert(
         "train-mlp".to_string(),

@@ -14,7 +14,7 @@ use crate::progress::Progress;
 use crate::runner::{execute_point, MeasureConfig, PointContext};
 use crate::schema::{BackendInfo, RunFile, Status, SCHEMA};
 use crate::store::RunWriter;
-use crate::suite::{plan, Selection, Suite};
+use crate::suite::Suite;
 use crate::{clock, provenance, table};
 
 /// How a run ended, when it ran to the end.
@@ -95,21 +95,10 @@ fn command_line() -> String {
 
 pub fn run(args: &RunArgs) -> Result<Outcome> {
     let kind: BackendKind = args.backend.parse()?;
-    let suite: Suite = args.suite.parse()?;
+    let (suite, points) = args.select.points()?;
     let mut cfg = validate(args)?;
     if args.budget.is_none() {
         cfg.budget_s = suite.default_budget_s();
-    }
-    let points = plan(
-        suite,
-        &Selection {
-            workloads: args.workload.clone(),
-            dtypes: args.dtype.clone(),
-            params: args.param.clone(),
-        },
-    )?;
-    if points.is_empty() {
-        bail!("the selection leaves no points to run: widen --workload/--dtype/--param");
     }
 
     let t_init = Instant::now();
