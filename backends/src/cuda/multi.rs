@@ -37,7 +37,7 @@ struct Worker {
     handle: Option<JoinHandle<()>>,
 }
 
-fn serve(mut backend: CudaBackend, rx: Receiver<Cmd>, tx: Sender<Reply>) {
+fn serve(mut backend: Box<dyn Backend>, rx: Receiver<Cmd>, tx: Sender<Reply>) {
     while let Ok(cmd) = rx.recv() {
         let Cmd::Prepare(point, inputs) = cmd else {
             continue;
@@ -67,22 +67,40 @@ fn serve(mut backend: CudaBackend, rx: Receiver<Cmd>, tx: Sender<Reply>) {
 /// Several GPUs driven together.
 pub struct MultiGpu {
     info: DeviceInfo,
-    first: super::CudaBackendFacts,
+    /// The first GPU's compute capability (None: the workers decide alone, in tests).
+    cc: Option<(i32, i32)>,
     workers: Vec<Worker>,
 }
 
+/// Opens the backend of one device inside its worker thread: the backend and its compute
+/// capability.
+pub type Opener =
+    dyn Fn(usize) -> Result<(Box<dyn Backend>, Option<(i32, i32)>), BackendError> + Send + Sync;
+
 impl MultiGpu {
     pub fn open(devices: Vec<usize>, found: Found) -> Result<Self, BackendError> {
+        Self::spawn(
+            devices,
+            Arc::new(move |d| {
+                let b = CudaBackend::open_one(d, &found)?;
+                let cc = b.facts().cc;
+                Ok((Box::new(b) as Box<dyn Backend>, Some(cc)))
+            }),
+        )
+    }
+
+    /// One worker thread per device, each owning the backend `open` makes for it.
+    pub fn spawn(devices: Vec<usize>, open: Arc<Opener>) -> Result<Self, BackendError> {
         let mut workers = Vec::new();
         let mut infos = Vec::new();
         for d in devices.iter().copied() {
             let (ctx, crx) = channel();
             let (rtx, rrx) = channel();
             let (itx, irx) = channel();
-            let f = found.clone();
-            let handle = std::thread::spawn(move || match CudaBackend::open_one(d, &f) {
-                Ok(b) => {
-                    let _ = itx.send(Ok((b.info.clone(), b.facts())));
+            let opener = open.clone();
+            let handle = std::thread::spawn(move || match opener(d) {
+                Ok((b, cc)) => {
+                    let _ = itx.send(Ok((b.info().clone(), cc)));
                     serve(b, crx, rtx);
                 }
                 Err(e) => {
@@ -100,7 +118,7 @@ impl MultiGpu {
                 handle: Some(handle),
             });
         }
-        let (mut info, first) = infos[0].clone();
+        let (mut info, cc) = infos[0].clone();
         let names: Vec<String> = infos.iter().map(|(i, _)| i.device.clone()).collect();
         if names.iter().any(|n| n != &names[0]) {
             return Err(BackendError::Config(format!(
@@ -119,11 +137,7 @@ impl MultiGpu {
         info.extra.remove("gpu_index");
         info.extra
             .insert("workers".into(), devices.len().to_string());
-        Ok(MultiGpu {
-            info,
-            first,
-            workers,
-        })
+        Ok(MultiGpu { info, cc, workers })
     }
 
     fn all(&self, make: impl Fn() -> Cmd) -> Vec<Result<Reply, BackendError>> {
@@ -159,7 +173,10 @@ impl Backend for MultiGpu {
     }
 
     fn supports(&self, point: &Point) -> Result<(), String> {
-        super::supports_on(self.first.cc, point)
+        match self.cc {
+            Some(cc) => super::supports_on(cc, point),
+            None => Ok(()),
+        }
     }
 
     fn prepare<'a>(
@@ -304,7 +321,131 @@ impl Prepared for MultiPrepared<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use kernels::{DType, WorkloadKind};
+
+    /// A stand-in device: iteration time and output depend on its index.
+    struct Fake {
+        info: DeviceInfo,
+        index: usize,
+        disagree: bool,
+    }
+    struct FakePrep {
+        index: usize,
+        disagree: bool,
+        runs: usize,
+    }
+    impl Backend for Fake {
+        fn info(&self) -> &DeviceInfo {
+            &self.info
+        }
+        fn supports(&self, _: &Point) -> Result<(), String> {
+            Ok(())
+        }
+        fn prepare<'a>(
+            &'a mut self,
+            _: &Point,
+            inputs: &[HostTensor],
+        ) -> Result<Box<dyn Prepared + 'a>, BackendError> {
+            if inputs.is_empty() {
+                return Err(BackendError::Point(format!(
+                    "device {} has no inputs",
+                    self.index
+                )));
+            }
+            Ok(Box::new(FakePrep {
+                index: self.index,
+                disagree: self.disagree,
+                runs: 0,
+            }))
+        }
+    }
+    impl Prepared for FakePrep {
+        fn run(&mut self) -> Result<Option<f64>, BackendError> {
+            self.runs += 1;
+            Ok(Some(0.001 * (self.index + 1) as f64))
+        }
+        fn output(&mut self) -> Result<Produced, BackendError> {
+            let off = if self.disagree {
+                self.index as f32
+            } else {
+                0.0
+            };
+            Ok(Produced::Tensor(vec![1.0 + off, self.runs as f32]))
+        }
+        fn timer(&self) -> &'static str {
+            "cuda_event"
+        }
+    }
+
+    fn fake(n: usize, disagree: bool) -> MultiGpu {
+        MultiGpu::spawn(
+            (0..n).collect(),
+            Arc::new(move |index| {
+                let info = DeviceInfo {
+                    device: "Fake GPU".into(),
+                    extra: [("gpu_index".to_string(), index.to_string())].into(),
+                    ..Default::default()
+                };
+                Ok((
+                    Box::new(Fake {
+                        info,
+                        index,
+                        disagree,
+                    }) as Box<dyn Backend>,
+                    None,
+                ))
+            }),
+        )
+        .unwrap()
+    }
+
+    fn point() -> Point {
+        let p: BTreeMap<String, u64> = [("m", 8), ("n", 8), ("k", 8)]
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect();
+        Point::new(WorkloadKind::Matmul, &p, DType::F32).unwrap()
+    }
+
+    #[test]
+    fn workers_run_together_and_aggregate() {
+        let mut multi = fake(3, false);
+        assert_eq!(multi.devices_used(&point()), 3.0);
+        assert_eq!(multi.info().extra["gpu_indices"], "0,1,2");
+        assert_eq!(multi.info().extra["workers"], "3");
+        let inputs = point().inputs(1);
+        {
+            let mut prep = multi.prepare(&point(), &inputs).unwrap();
+            assert_eq!(prep.timer(), "cuda_event");
+            // three devices did three iterations in the slowest one's 3 ms
+            let t = prep.run().unwrap().unwrap();
+            assert!((t - 0.003 / 3.0).abs() < 1e-15, "{t}");
+            prep.run().unwrap();
+            assert_eq!(prep.output().unwrap(), Produced::Tensor(vec![1.0, 2.0]));
+        }
+        // released: the workers prepare the next point from scratch
+        let mut prep = multi.prepare(&point(), &inputs).unwrap();
+        prep.run().unwrap();
+        assert_eq!(prep.output().unwrap(), Produced::Tensor(vec![1.0, 1.0]));
+        drop(prep);
+        // a worker's prepare error comes back and releases the others
+        let err = multi.prepare(&point(), &[]).err().unwrap();
+        assert!(err.to_string().contains("has no inputs"), "{err}");
+        assert!(multi.prepare(&point(), &inputs).is_ok());
+    }
+
+    #[test]
+    fn a_disagreeing_device_fails_the_point() {
+        let mut multi = fake(2, true);
+        let inputs = point().inputs(1);
+        let mut prep = multi.prepare(&point(), &inputs).unwrap();
+        prep.run().unwrap();
+        let e = prep.output().unwrap_err().to_string();
+        assert!(e.contains("GPU #1 disagrees with GPU #0"), "{e}");
+    }
 
     #[test]
     fn disagreement_is_relative_and_catches_mismatches() {
