@@ -112,12 +112,13 @@ pub fn write(model: &Report, out: &Path) -> Result<()> {
     std::thread::scope(|scope| -> Result<()> {
         let data = scope.spawn(|| -> Result<()> {
             put("summary.csv", summary::csv(model)?)?;
-            put("summary.json", summary::json(model)?)?;
-            put("report.json", serde_json::to_string(model)?)
+            put("summary.json", summary::json(model)?)
         });
+        let full = scope.spawn(|| put("report.json", serde_json::to_string(model)?));
         put("report.md", markdown::render(&blocks))?;
         put("report.html", html::render("bench report", &blocks, &svgs))?;
-        data.join().expect("report writer thread")
+        data.join().expect("report writer thread")?;
+        full.join().expect("report writer thread")
     })?;
     Ok(())
 }

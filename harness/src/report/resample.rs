@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use kernels::rng::Rng;
 
-/// Rank pairs kept per sample count.
+/// Rank pairs kept per sample count (a power of two: entries are picked with 12 random bits).
 pub const TABLE_SIZE: usize = 4096;
 
 /// [`TABLE_SIZE`] draws of the (lower, upper) middle ranks of a resample of n values, stored
@@ -148,7 +148,13 @@ impl<'a> SideDraws<'a> {
     /// A replicate median and its natural logarithm.
     #[inline]
     pub fn draw(&self, rng: &mut Rng) -> (f64, f64) {
-        let p = self.entries[rng.below(self.entries.len() as u64) as usize] as usize;
+        self.at(rng.below(self.entries.len() as u64) as usize)
+    }
+
+    /// The replicate of table entry `e` (< [`TABLE_SIZE`]) and its natural logarithm.
+    #[inline]
+    pub fn at(&self, e: usize) -> (f64, f64) {
+        let p = self.entries[e] as usize;
         (self.values[p], self.logs[p])
     }
 }
@@ -168,6 +174,11 @@ pub fn percentile_95(values: &mut [f64]) -> (f64, f64) {
         quantile_select(values, 0.025),
         quantile_select(values, 0.975),
     )
+}
+
+/// [`percentile_95`] of non-negative finite values given as their bit patterns (reordered).
+pub fn percentile_95_bits(bits: &mut [u64]) -> (f64, f64) {
+    (quantile_bits(bits, 0.025), quantile_bits(bits, 0.975))
 }
 
 fn quantile_bits(bits: &mut [u64], q: f64) -> f64 {

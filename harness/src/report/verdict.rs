@@ -12,7 +12,7 @@ use std::fmt;
 use kernels::rng::Rng;
 use serde::Serialize;
 
-use super::resample::{percentile_95, RankTables, SideDraws};
+use super::resample::{percentile_95, percentile_95_bits, RankTables, SideDraws, TABLE_SIZE};
 
 /// Bootstrap replicates per interval (the same count as the per-point timing intervals).
 pub const RESAMPLES: usize = 2000;
@@ -111,38 +111,40 @@ pub fn ratio_ci(
 }
 
 /// [`ratio_ci`] with a caller's scratch buffer for the replicates (no allocation per point).
+/// Each replicate takes both sides' table entries from one 64-bit draw (12 bits each).
 pub fn ratio_ci_in(
     baseline: &Side,
     challenger: &Side,
     tables: &RankTables,
     rng: &mut Rng,
     log_sums: Option<&mut [f64]>,
-    reps: &mut Vec<f64>,
+    reps: &mut Vec<u64>,
 ) -> RatioCi {
     let k = baseline.dollars_per_hour_used() / challenger.dollars_per_hour_used();
     let ln_k = k.ln();
     let db = SideDraws::new(baseline.sorted_s, tables.get(baseline.sorted_s.len()));
     let dc = SideDraws::new(challenger.sorted_s, tables.get(challenger.sorted_s.len()));
+    const MASK: u64 = TABLE_SIZE as u64 - 1;
+    let pick = |rng: &mut Rng| {
+        let x = rng.next_u64();
+        let (b, lb) = db.at((x & MASK) as usize);
+        let (c, lc) = dc.at(((x >> 32) & MASK) as usize);
+        (k * b / c, ln_k + lb - lc)
+    };
+    // Ratios are positive and finite (positive samples, prices and shares), so their bit
+    // patterns sort like the values.
     reps.clear();
-    reps.resize(RESAMPLES, 0.0);
     match log_sums {
         Some(sums) => {
-            for (r, s) in reps.iter_mut().zip(sums.iter_mut()) {
-                let (b, lb) = db.draw(rng);
-                let (c, lc) = dc.draw(rng);
-                *r = k * b / c;
-                *s += ln_k + lb - lc;
+            for s in sums.iter_mut().take(RESAMPLES) {
+                let (r, lr) = pick(rng);
+                reps.push(r.to_bits());
+                *s += lr;
             }
         }
-        None => {
-            for r in reps.iter_mut() {
-                let (b, _) = db.draw(rng);
-                let (c, _) = dc.draw(rng);
-                *r = k * b / c;
-            }
-        }
+        None => reps.extend((0..RESAMPLES).map(|_| pick(rng).0.to_bits())),
     }
-    let (low, high) = percentile_95(reps);
+    let (low, high) = percentile_95_bits(reps);
     RatioCi {
         ratio: point_ratio(baseline, challenger),
         low,
