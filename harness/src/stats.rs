@@ -35,8 +35,9 @@ pub fn sorted(samples: &[f64]) -> Vec<f64> {
     v
 }
 
+/// The median (one formula everywhere: see [`median_in_place`]).
 pub fn median(samples: &[f64]) -> f64 {
-    quantile_sorted(&sorted(samples), 0.5)
+    median_in_place(&mut samples.to_vec())
 }
 
 /// Median absolute deviation (unscaled).
