@@ -29,16 +29,22 @@ fn main() {
         }
     }
     let lock = std::fs::read_to_string("../Cargo.lock").unwrap_or_default();
+    // Every locked version of a crate, comma-separated (a crate can be locked twice).
     let version_of = |name: &str| -> String {
+        let mut found = Vec::new();
         let mut lines = lock.lines();
         while let Some(l) = lines.next() {
             if l == format!("name = \"{name}\"") {
                 if let Some(v) = lines.next().and_then(|v| v.strip_prefix("version = ")) {
-                    return v.trim_matches('"').to_string();
+                    found.push(v.trim_matches('"').to_string());
                 }
             }
         }
-        "unknown".into()
+        if found.is_empty() {
+            "unknown".into()
+        } else {
+            found.join(", ")
+        }
     };
     for (crate_name, var) in [
         ("candle-core", "BENCH_CANDLE_VERSION"),

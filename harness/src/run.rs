@@ -120,7 +120,11 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             implementation: info.implementation.clone(),
             device: info.device.clone(),
             device_count: info.device_count,
-            runtime_version: info.runtime_version.clone(),
+            runtime_version: info.runtime_version.clone().or_else(|| {
+                // candle-core is the CPU backend's runtime; its locked version is known here
+                (kind == BackendKind::Cpu)
+                    .then(|| format!("candle-core {}", env!("BENCH_CANDLE_VERSION")))
+            }),
             driver_version: info.driver_version.clone(),
             simulated: info.simulated,
             extra,

@@ -37,7 +37,6 @@ impl CpuBackend {
         if let Some(f) = inject {
             extra.insert("fault_injection".into(), f.name().into());
         }
-        extra.insert("candle_core".into(), candle_version().into());
         extra.insert("threads".into(), threads().to_string());
         extra.insert(
             "f32_matmul".into(),
@@ -52,7 +51,8 @@ impl CpuBackend {
                 implementation: "bench".into(),
                 device: cpu_model(),
                 device_count: 1,
-                runtime_version: Some(format!("candle-core {}", candle_version())),
+                // the harness records the locked candle-core version with the run
+                runtime_version: None,
                 driver_version: None,
                 simulated: false,
                 extra,
@@ -74,10 +74,6 @@ pub fn describe_here() -> String {
         Err(e) => e,
     };
     format!("{} ({} threads); {blas}", cpu_model(), threads())
-}
-
-fn candle_version() -> &'static str {
-    "0.11"
 }
 
 fn threads() -> usize {
