@@ -53,6 +53,7 @@ fn synthetic(kind: &str, instance: &str, tflops: f64, seed: u64) -> RunFile {
                     tolerance: 2e-2,
                     passed: true,
                     checked: 64,
+                    reference_s: None,
                 }),
                 timer: Some("wall".into()),
                 samples_s: samples,

@@ -113,7 +113,9 @@ pub fn execute_point(
         return Ok(rec);
     }
     let inputs = point.inputs(ctx.measure.seed);
+    let t_ref = Instant::now();
     let expected = point.reference(&inputs);
+    let reference_s = t_ref.elapsed().as_secs_f64();
     let t_load = Instant::now();
     let prepared = backend.prepare(point, &inputs);
     let mut prep = match prepared {
@@ -141,6 +143,7 @@ pub fn execute_point(
         tolerance: check.tolerance,
         passed: check.passed,
         checked: check.checked,
+        reference_s: Some(reference_s),
     });
     if !check.passed {
         let detail = check.detail.unwrap_or_default();

@@ -140,6 +140,10 @@ pub struct Check {
     /// Output elements (or loss steps) compared with the f64 reference.
     #[serde(default)]
     pub checked: usize,
+    /// Seconds the harness spent computing the f64 reference (host-side; not a cost of the
+    /// backend and never priced).
+    #[serde(default)]
+    pub reference_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

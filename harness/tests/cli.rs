@@ -63,6 +63,7 @@ fn quick_suite_subset_runs_and_records_everything() {
         assert_eq!(p.status, Status::Ok, "{}: {:?}", p.id, p.reason);
         let c = p.check.as_ref().unwrap();
         assert!(c.passed && c.max_rel_err.unwrap() <= c.tolerance);
+        assert!(c.checked > 0 && c.reference_s.unwrap() >= 0.0);
         let s = p.stats.as_ref().unwrap();
         assert_eq!(s.n, p.samples_s.len());
         assert!(s.n >= 3 && s.ci95_low_s <= s.median_s && s.median_s <= s.ci95_high_s);
