@@ -178,7 +178,6 @@ impl Telemetry {
 
 /// Opens a backend, or says clearly why it cannot run here.
 pub fn open(kind: BackendKind, options: &BackendOptions) -> Result<Box<dyn Backend>, BackendError> {
-    let _ = options;
     match kind {
         BackendKind::Cpu => Ok(Box::new(cpu::CpuBackend::new()?)),
         BackendKind::Cuda => cuda::open(options),
