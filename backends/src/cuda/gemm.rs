@@ -75,6 +75,7 @@ impl<'a> GpuMatmul<'a> {
             a: a.ptr,
             b: b.ptr,
             c: c.ptr,
+            c_in: 0,
             bias: 0,
             scale_a: if fp8 { ones.ptr } else { 0 },
             scale_b: if fp8 { ones.ptr + 4 } else { 0 },
@@ -86,6 +87,9 @@ impl<'a> GpuMatmul<'a> {
             compute,
             epilogue: Epilogue::None,
             align_a: 256,
+            align_rest: 256,
+            batch: None,
+            accumulate: false,
         };
         let gemm = LtGemm::new(&dev.lt, spec, ptrs).map_err(pe)?;
         let timer = dev.gpu.timer().map_err(pe)?;

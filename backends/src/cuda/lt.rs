@@ -90,6 +90,23 @@ pub struct GemmSpec {
     /// Alignment in bytes guaranteed for our A operand's pointer (256 for fresh allocations;
     /// less for a batch slot inside a larger buffer). The heuristic assumes 256 unless told.
     pub align_a: u32,
+    /// The same for our B, C and the output (and, when batched, every matrix of the batch).
+    pub align_rest: u32,
+    /// Strided batch: `count` independent GEMMs, matrix i of each operand at `i × stride`
+    /// elements from its pointer.
+    pub batch: Option<Batch>,
+    /// D = op(A)·op(B) (+ epilogue) + C_in (beta = 1, C_in from `GemmPtrs::c_in`), e.g. a
+    /// residual add; otherwise beta = 0.
+    pub accumulate: bool,
+}
+
+/// A strided batch of GEMMs (strides in elements, operands named as in [`RowMajorGemm`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    pub count: u64,
+    pub stride_a: i64,
+    pub stride_b: i64,
+    pub stride_c: i64,
 }
 
 /// Device pointers for one call (0 where unused).
@@ -98,6 +115,8 @@ pub struct GemmPtrs {
     pub a: u64,
     pub b: u64,
     pub c: u64,
+    /// The addend C when the GEMM accumulates (may equal `c`).
+    pub c_in: u64,
     pub bias: u64,
     /// FP8 only: device f32 scale factors for A and B.
     pub scale_a: u64,
@@ -111,14 +130,65 @@ pub struct LtGemm {
     algo: sys::cublasLtMatmulAlgo_t,
     pub workspace_needed: usize,
     bias_set: u64,
+    accumulate: bool,
 }
 
 // SAFETY: the descriptor, layouts and algorithm are plain host objects owned by this value;
 // cuBLASLt does not tie them to a thread.
 unsafe impl Send for LtGemm {}
 
-fn layout(e: Elem, l: Layout) -> Result<sys::cublasLtMatrixLayout_t, String> {
-    lt::create_matrix_layout(data_type(e), l.rows, l.cols, l.ld).map_err(|x| err("layout", x))
+fn layout(
+    e: Elem,
+    l: Layout,
+    batch: Option<(u64, i64)>,
+) -> Result<sys::cublasLtMatrixLayout_t, String> {
+    use sys::cublasLtMatrixLayoutAttribute_t as L;
+    let h = lt::create_matrix_layout(data_type(e), l.rows, l.cols, l.ld)
+        .map_err(|x| err("layout", x))?;
+    if let Some((count, stride)) = batch {
+        let count = i32::try_from(count).map_err(|_| format!("batch of {count} GEMMs"))?;
+        // SAFETY: `h` is live; BATCH_COUNT is documented as int32_t and STRIDED_BATCH_OFFSET
+        // as int64_t, and each pointer addresses a live value of that size.
+        let set = unsafe {
+            lt::set_matrix_layout_attribute(
+                h,
+                L::CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT,
+                &count as *const i32 as *const c_void,
+                size_of::<i32>(),
+            )
+            .and_then(|_| {
+                lt::set_matrix_layout_attribute(
+                    h,
+                    L::CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                    &stride as *const i64 as *const c_void,
+                    size_of::<i64>(),
+                )
+            })
+        };
+        if let Err(x) = set {
+            // SAFETY: created above, destroyed once, not used after.
+            let _ = unsafe { lt::destroy_matrix_layout(h) };
+            return Err(err("batched layout", x));
+        }
+    }
+    Ok(h)
+}
+
+/// Sets one u32 matmul preference.
+fn set_pref_u32(
+    pref: sys::cublasLtMatmulPreference_t,
+    attr: sys::cublasLtMatmulPreferenceAttributes_t,
+    value: u32,
+) -> Result<(), lt::CublasError> {
+    // SAFETY: `value` is a live u32, the documented type of the MIN_ALIGNMENT_* attributes.
+    unsafe {
+        lt::set_matmul_pref_attribute(
+            pref,
+            attr,
+            &value as *const u32 as *const c_void,
+            size_of::<u32>(),
+        )
+    }
 }
 
 fn set_desc<T>(
@@ -159,6 +229,7 @@ impl LtGemm {
             algo: unsafe { std::mem::zeroed() },
             workspace_needed: 0,
             bias_set: ptrs.bias,
+            accumulate: spec.accumulate,
         };
         set_desc(desc, A::CUBLASLT_MATMUL_DESC_TRANSA, &op(p.trans_a))?;
         set_desc(desc, A::CUBLASLT_MATMUL_DESC_TRANSB, &op(p.trans_b))?;
@@ -174,11 +245,12 @@ impl LtGemm {
             set_desc(desc, A::CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &ptrs.scale_b)?;
             set_desc(desc, A::CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &ptrs.scale_a)?;
         }
-        g.layouts = [
-            layout(spec.input, p.a)?,
-            layout(spec.input, p.b)?,
-            layout(spec.output, p.c)?,
-        ];
+        // cuBLASLt's A is our B, its B our A (layout.rs).
+        let bat = |stride: fn(&Batch) -> i64| spec.batch.map(|b| (b.count, stride(&b)));
+        // One at a time, so that Drop frees those made before a failure.
+        g.layouts[0] = layout(spec.input, p.a, bat(|b| b.stride_b))?;
+        g.layouts[1] = layout(spec.input, p.b, bat(|b| b.stride_a))?;
+        g.layouts[2] = layout(spec.output, p.c, bat(|b| b.stride_c))?;
         let pref = lt::create_matmul_pref().map_err(|e| err("preference", e))?;
         let ws = WORKSPACE_BYTES as u64;
         // SAFETY: `ws` is a live u64, the documented type of MAX_WORKSPACE_BYTES.
@@ -190,17 +262,14 @@ impl LtGemm {
                 size_of::<u64>(),
             )
         };
-        let align = spec.align_a.clamp(1, 256);
-        // SAFETY: `align` is a live u32, the documented type of MIN_ALIGNMENT_*_BYTES.
-        let set = set.and_then(|_| unsafe {
-            // cuBLASLt's B is our A (layout.rs).
-            lt::set_matmul_pref_attribute(
-                pref,
-                sys::cublasLtMatmulPreferenceAttributes_t::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-                &align as *const u32 as *const c_void,
-                size_of::<u32>(),
-            )
-        });
+        let (align, rest) = (spec.align_a.clamp(1, 256), spec.align_rest.clamp(1, 256));
+        use sys::cublasLtMatmulPreferenceAttributes_t as P;
+        // cuBLASLt's B is our A (layout.rs).
+        let set = set
+            .and_then(|_| set_pref_u32(pref, P::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, align))
+            .and_then(|_| set_pref_u32(pref, P::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, rest))
+            .and_then(|_| set_pref_u32(pref, P::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, rest))
+            .and_then(|_| set_pref_u32(pref, P::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, rest));
         // SAFETY: every object passed is live; the heuristic only reads them.
         let heur = set.map_err(|e| err("preference", e)).and_then(|_| unsafe {
             lt::get_matmul_algo_heuristic(
@@ -233,10 +302,15 @@ impl LtGemm {
         if ptrs.bias != self.bias_set {
             return Err("internal: bias pointer differs from the prepared one".into());
         }
-        let (alpha, beta) = (1.0f32, 0.0f32);
+        let (alpha, beta) = (1.0f32, if self.accumulate { 1.0f32 } else { 0.0 });
+        let c_in = if self.accumulate { ptrs.c_in } else { ptrs.c };
+        if self.accumulate && c_in == 0 {
+            return Err("internal: accumulating GEMM without its addend".into());
+        }
         // SAFETY: the caller's pointers address device buffers of the sizes the layouts
         // describe (checked when they were allocated), cuBLASLt's A is our B and its B our A
-        // (see layout.rs), C is both input (beta = 0) and output, the workspace holds
+        // (see layout.rs), C is the addend (`c_in`, read only when beta = 1) and D the output,
+        // both of C's layout, the workspace holds
         // WORKSPACE_BYTES ≥ the algorithm's need, and all descriptors are live.
         unsafe {
             lt::matmul(
@@ -248,7 +322,7 @@ impl LtGemm {
                 self.layouts[0],
                 ptrs.a as *const c_void,
                 self.layouts[1],
-                ptrs.c as *const c_void,
+                c_in as *const c_void,
                 self.layouts[2],
                 ptrs.c as *mut c_void,
                 self.layouts[2],
@@ -299,6 +373,12 @@ mod tests {
         assert_eq!(A::CUBLASLT_MATMUL_DESC_BIAS_POINTER as u32, 8);
         assert_eq!(A::CUBLASLT_MATMUL_DESC_A_SCALE_POINTER as u32, 17);
         assert_eq!(A::CUBLASLT_MATMUL_DESC_B_SCALE_POINTER as u32, 18);
+        use sys::cublasLtMatmulPreferenceAttributes_t as P;
+        assert_eq!(P::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES as u32, 5);
+        assert_eq!(P::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES as u32, 8);
+        use sys::cublasLtMatrixLayoutAttribute_t as L;
+        assert_eq!(L::CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT as u32, 5);
+        assert_eq!(L::CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET as u32, 6);
         assert_eq!(op(false) as u32, 0);
         assert_eq!(op(true) as u32, 1);
         assert_eq!(

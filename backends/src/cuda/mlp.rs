@@ -125,6 +125,9 @@ impl<'a> GpuMlp<'a> {
                         compute,
                         epilogue: *epilogue,
                         align_a: if *a == Buf::XSlot { slot_align } else { 256 },
+                        align_rest: 256,
+                        batch: None,
+                        accumulate: false,
                     };
                     let ptrs = GemmPtrs {
                         bias: bias.map(|x| bufs[&x].ptr).unwrap_or(0),
