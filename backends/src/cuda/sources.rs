@@ -5,6 +5,7 @@
 pub const COMMON: &str = include_str!("../../../kernels/cuda/common.cuh");
 pub const ATTENTION: &str = include_str!("../../../kernels/cuda/attention.cu");
 pub const MLP: &str = include_str!("../../../kernels/cuda/mlp.cu");
+pub const GPT: &str = include_str!("../../../kernels/cuda/gpt.cu");
 
 /// Fused attention kernels: (name, bf16?, head dim).
 pub const ATTENTION_KERNELS: [(&str, bool, u64); 4] = [
@@ -20,6 +21,35 @@ pub const RELU_BWD_COLSUM: &str = "relu_bwd_colsum";
 pub const SGD: &str = "sgd_momentum";
 pub const MLP_KERNELS: [&str; 3] = [XENT, RELU_BWD_COLSUM, SGD];
 
+/// train-gpt's kernels (gpt.cu; launch geometry and semantics in its comments).
+pub const EMBED_FWD: &str = "embed_fwd";
+pub const EMBED_BWD_WTE: &str = "embed_bwd_wte";
+pub const EMBED_BWD_WPE: &str = "embed_bwd_wpe";
+pub const LN_FWD: &str = "layernorm_fwd";
+pub const LN_BWD_DX: &str = "layernorm_bwd_dx";
+pub const LN_BWD_PARAMS: &str = "layernorm_bwd_params";
+pub const GELU_FWD: &str = "gelu_fwd";
+pub const GELU_BWD: &str = "gelu_bwd";
+pub const SPLIT_HEADS: &str = "split_heads";
+pub const CAUSAL_SOFTMAX: &str = "causal_softmax";
+pub const SOFTMAX_BWD: &str = "softmax_bwd";
+pub const ADAMW: &str = "adamw";
+/// Kernels of gpt.cu; the train-gpt module also contains mlp.cu's (XENT, RELU_BWD_COLSUM).
+pub const GPT_KERNELS: [&str; 12] = [
+    EMBED_FWD,
+    EMBED_BWD_WTE,
+    EMBED_BWD_WPE,
+    LN_FWD,
+    LN_BWD_DX,
+    LN_BWD_PARAMS,
+    GELU_FWD,
+    GELU_BWD,
+    SPLIT_HEADS,
+    CAUSAL_SOFTMAX,
+    SOFTMAX_BWD,
+    ADAMW,
+];
+
 /// Query rows per attention block and threads per block (attention.cu's BM and NTHREADS).
 pub const ATTENTION_BLOCK_M: u64 = 64;
 pub const ATTENTION_THREADS: u32 = 128;
@@ -32,6 +62,12 @@ pub fn attention_smem_bytes(d: u64) -> u32 {
 /// The source NVRTC compiles: `file` with common.cuh inlined.
 pub fn program(file: &str) -> String {
     file.replace("#include \"common.cuh\"", COMMON)
+}
+
+/// The train-gpt module's source: mlp.cu (for xent_fwd_bwd and relu_bwd_colsum) followed by
+/// gpt.cu, common.cuh inlined once.
+pub fn gpt_program() -> String {
+    program(MLP) + &GPT.replace("#include \"common.cuh\"", "")
 }
 
 /// The attention kernel for a dtype (bf16 or f16) and head dim, if there is one.
@@ -69,6 +105,23 @@ mod tests {
         assert!(!prog.contains("#include \"common.cuh\""));
         assert_eq!(prog.matches("#include").count(), 1);
         assert!(prog.find("#ifdef BENCH_EMULATE") < prog.find("#include \"check/emulate.h\""));
+        for name in GPT_KERNELS {
+            assert!(
+                GPT.contains(&format!("{name}(")),
+                "{name} missing from gpt.cu"
+            );
+        }
+        // The train-gpt module holds mlp.cu's kernels and gpt.cu's, with common.cuh once.
+        let gpt = gpt_program();
+        assert_eq!(gpt.matches(COMMON).count(), 1);
+        assert!(!gpt.contains("#include \"common.cuh\""));
+        assert_eq!(gpt.matches("#include").count(), 1);
+        for name in MLP_KERNELS.iter().chain(&GPT_KERNELS) {
+            assert!(
+                gpt.contains(&format!("{name}(")),
+                "{name} missing from gpt_program()"
+            );
+        }
         assert!(ATTENTION.contains("#define BM 64") && ATTENTION.contains("#define NTHREADS 128"));
         assert_eq!(attention_smem_bytes(128), 48 * 1024);
         assert_eq!(attention_kernel(false, 64), Some("flash_fwd_f16_d64"));

@@ -93,6 +93,8 @@ inline u32 pack_bf16x2(float lo, float hi) { return f32_to_bf16(lo) | ((u32)f32_
 inline u32 pack_f16x2(float lo, float hi) { return f32_to_f16(lo) | ((u32)f32_to_f16(hi) << 16); }
 inline float ex2(float x) { return std::exp2(x); }
 inline float lg2(float x) { return std::log2(x); }
+inline float sqrt_rn(float x) { return std::sqrt(x); }  // IEEE sqrt, correctly rounded
+inline float rsqrt_approx(float x) { return 1.f / std::sqrt(x); }
 inline void red_add(float* addr, float v) { std::atomic_ref<float>(*addr).fetch_add(v); }
 
 inline float shfl_xor(float v, int mask) {
