@@ -11,6 +11,9 @@ mod attention;
 mod convert;
 mod driver;
 mod gemm;
+mod gpt_plan;
+#[cfg(test)]
+mod gpt_plan_host;
 mod layout;
 mod lt;
 mod mlp;
