@@ -11,6 +11,7 @@ mod attention;
 mod convert;
 mod driver;
 mod gemm;
+mod gpt;
 mod gpt_plan;
 #[cfg(test)]
 mod gpt_plan_host;
@@ -113,6 +114,15 @@ impl Device {
 struct Modules {
     attention: Option<BTreeMap<&'static str, CudaFunction>>,
     mlp: Option<BTreeMap<&'static str, CudaFunction>>,
+    gpt: Option<BTreeMap<&'static str, CudaFunction>>,
+}
+
+/// Which kernel module a workload needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ModuleKind {
+    Attention,
+    Mlp,
+    Gpt,
 }
 
 /// What multi-GPU runs need to know about a worker's GPU.
@@ -250,28 +260,39 @@ impl CudaBackend {
     /// compiled now.
     fn module(
         &mut self,
-        attention: bool,
+        kind: ModuleKind,
     ) -> Result<(BTreeMap<&'static str, CudaFunction>, Option<f64>), BackendError> {
-        let slot = if attention {
-            &mut self.modules.attention
-        } else {
-            &mut self.modules.mlp
+        let slot = match kind {
+            ModuleKind::Attention => &mut self.modules.attention,
+            ModuleKind::Mlp => &mut self.modules.mlp,
+            ModuleKind::Gpt => &mut self.modules.gpt,
         };
         if let Some(m) = slot {
             return Ok((m.clone(), None));
         }
-        let (name, src, names): (&str, &str, Vec<&'static str>) = if attention {
-            (
+        let (name, src, names): (&str, String, Vec<&'static str>) = match kind {
+            ModuleKind::Attention => (
                 "attention.cu",
-                sources::ATTENTION,
+                sources::program(sources::ATTENTION),
                 sources::ATTENTION_KERNELS.iter().map(|k| k.0).collect(),
-            )
-        } else {
-            ("mlp.cu", sources::MLP, sources::MLP_KERNELS.to_vec())
+            ),
+            ModuleKind::Mlp => (
+                "mlp.cu",
+                sources::program(sources::MLP),
+                sources::MLP_KERNELS.to_vec(),
+            ),
+            ModuleKind::Gpt => (
+                "gpt.cu",
+                sources::gpt_program(),
+                [sources::XENT, sources::RELU_BWD_COLSUM]
+                    .into_iter()
+                    .chain(sources::GPT_KERNELS)
+                    .collect(),
+            ),
         };
         let t = Instant::now();
-        let cubin = nvrtc::compile_cubin(&sources::program(src), name, self.dev.gpu.props.cc)
-            .map_err(BackendError::Point)?;
+        let cubin =
+            nvrtc::compile_cubin(&src, name, self.dev.gpu.props.cc).map_err(BackendError::Point)?;
         let module = self
             .dev
             .gpu
@@ -332,11 +353,15 @@ pub fn supports_on(cc: (i32, i32), point: &Point) -> Result<(), String> {
                 "train-mlp on cuda (bf16 conversions in its kernels)",
             ),
         },
-        #[allow(unreachable_patterns)]
-        _ => Err(format!(
-            "the cuda backend has no {} implementation",
-            point.kind()
-        )),
+        Workload::TrainGpt(_) => match mlp::storage(dt) {
+            None => Err(format!(
+                "train-gpt has no {dt} variant on cuda (fp8 training is not a workload here)"
+            )),
+            Some(_) => at_least(
+                (8, 0),
+                "train-gpt on cuda (bf16 conversions in its kernels)",
+            ),
+        },
     }
 }
 
@@ -356,8 +381,9 @@ impl Backend for CudaBackend {
     ) -> Result<Box<dyn Prepared + 'a>, BackendError> {
         self.supports(point).map_err(BackendError::Point)?;
         let (funcs, compile_s) = match point.workload {
-            Workload::Attention(_) => self.module(true)?,
-            Workload::TrainMlp(_) => self.module(false)?,
+            Workload::Attention(_) => self.module(ModuleKind::Attention)?,
+            Workload::TrainMlp(_) => self.module(ModuleKind::Mlp)?,
+            Workload::TrainGpt(_) => self.module(ModuleKind::Gpt)?,
             _ => (BTreeMap::new(), None),
         };
         self.dev.start_sampling();
@@ -379,8 +405,9 @@ impl Backend for CudaBackend {
             Workload::TrainMlp(p) => {
                 Box::new(mlp::GpuMlp::new(dev, funcs, p, point.dtype, inputs)?)
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(BackendError::Point("unsupported workload".into())),
+            Workload::TrainGpt(p) => {
+                Box::new(gpt::GpuGpt::new(dev, funcs, p, point.dtype, inputs)?)
+            }
         };
         // Make sure uploads are done before the gate and timing start.
         dev.gpu.sync().map_err(BackendError::Point)?;
@@ -508,5 +535,23 @@ mod tests {
         };
         assert!(supports_on((9, 0), &mlp(DType::Bf16)).is_ok());
         assert!(supports_on((9, 0), &mlp(DType::Fp8E4m3)).is_err());
+        let gpt = |d, heads: u64| {
+            point(
+                TrainGpt,
+                &[
+                    ("d_model", 64),
+                    ("layers", 2),
+                    ("heads", heads),
+                    ("seq", 32),
+                    ("vocab", 256),
+                    ("batch", 4),
+                ],
+                d,
+            )
+        };
+        assert!(supports_on((9, 0), &gpt(DType::Bf16, 4)).is_ok());
+        assert!(supports_on((9, 0), &gpt(DType::Tf32, 4)).is_ok());
+        assert!(supports_on((7, 5), &gpt(DType::F32, 4)).is_err());
+        assert!(supports_on((9, 0), &gpt(DType::Fp8E4m3, 4)).is_err());
     }
 }

@@ -1,0 +1,525 @@
+//! train-gpt on the GPU: one AdamW step of kernels::gpt's transformer per iteration, entirely
+//! on the device. The order of operations and their operands come from `gpt_plan` (checked on
+//! the host against the f64 reference); this file binds them to device buffers, cuBLASLt GEMMs
+//! (bias epilogues, residual adds as beta = 1, per-head strided batches) and the NVRTC kernels
+//! of kernels/cuda/gpt.cu and mlp.cu. Parameters and activations are stored in the point's
+//! dtype (f32 for tf32) with f32 arithmetic in every kernel, as the CPU backend does;
+//! gradients and both AdamW moments are f32, and weight gradients come out of cuBLASLt in f32.
+//! The loss of each step is read back after its timed region, so the whole trajectory is
+//! recorded and checked against the f64 reference.
+
+use std::collections::BTreeMap;
+
+use cudarc::driver::CudaFunction;
+use kernels::gpt::{TrainGpt, ADAM_EPS, BATCH_POOL, BETA1, BETA2, LEARNING_RATE, WEIGHT_DECAY};
+use kernels::tensor::find;
+use kernels::{DType, HostTensor, Produced};
+
+use super::convert::{decode, encode};
+use super::driver::{DevBuf, EventTimer, KArg};
+use super::gpt_plan::{buffers, device_bytes, param_offsets, step_plan, view, Buf, Dims, StepOp};
+use super::layout::Elem;
+use super::lt::{GemmPtrs, GemmSpec, LtGemm};
+use super::mlp::storage;
+use super::sources as k;
+use super::Device;
+use crate::{BackendError, Prepared};
+
+/// Rows each column-sum block (layernorm_bwd_params, relu_bwd_colsum) reduces.
+const ROWS_PER_BLOCK: u32 = 64;
+
+fn pe(e: String) -> BackendError {
+    BackendError::Point(e)
+}
+
+/// The largest power of two (≤ 256) dividing `bytes` (256 for 0).
+fn align_of(bytes: u64) -> u32 {
+    if bytes == 0 {
+        256
+    } else {
+        1 << bytes.trailing_zeros().min(8)
+    }
+}
+
+pub struct GpuGpt<'a> {
+    dev: &'a Device,
+    funcs: BTreeMap<&'static str, CudaFunction>,
+    p: TrainGpt,
+    plan: Vec<StepOp>,
+    /// The cuBLASLt GEMM of each plan step that is one.
+    gemms: Vec<Option<LtGemm>>,
+    bufs: BTreeMap<Buf, DevBuf>,
+    /// Input ids and targets of every pool slot, [BATCH_POOL, B·T] i32 each.
+    ids: DevBuf,
+    targets: DevBuf,
+    elem: Elem,
+    dt: i32,
+    sms: u32,
+    timer: EventTimer,
+    step: usize,
+    losses: Vec<f64>,
+}
+
+impl<'a> GpuGpt<'a> {
+    pub fn new(
+        dev: &'a Device,
+        funcs: BTreeMap<&'static str, CudaFunction>,
+        p: TrainGpt,
+        dtype: DType,
+        inputs: &[HostTensor],
+    ) -> Result<Self, BackendError> {
+        let (elem, dt, compute) = storage(dtype)
+            .ok_or_else(|| BackendError::Point(format!("no {dtype} training on cuda")))?;
+        let need = device_bytes(&p, elem.size());
+        let have = dev.gpu.props.memory_bytes as u64;
+        // cuBLASLt's workspace, the L2 flush buffer and the CUDA context need some room too.
+        if need + (1 << 30) > have {
+            return Err(BackendError::Point(format!(
+                "train-gpt needs {:.1} GiB of device memory for these sizes and this GPU has \
+                 {:.1} GiB: choose a smaller batch, seq or vocab",
+                need as f64 / (1u64 << 30) as f64,
+                have as f64 / (1u64 << 30) as f64
+            )));
+        }
+        let gpu = &dev.gpu;
+        let (offs, total) = param_offsets(&p);
+        let mut params = vec![0f32; total];
+        for (i, (name, _)) in p.param_specs().iter().enumerate() {
+            let data = find(inputs, name).as_f32();
+            params[offs[i]..offs[i] + data.len()].copy_from_slice(data);
+        }
+        let mut bufs = BTreeMap::new();
+        for (buf, n) in buffers(&p) {
+            let d = match buf {
+                Buf::Params => gpu.upload(&encode(&params, elem)),
+                b if b.is_f32() => gpu.zeros(n * 4),
+                _ => gpu.zeros(n * elem.size()),
+            };
+            bufs.insert(buf, d.map_err(pe)?);
+        }
+        let (b, t) = (p.batch as usize, p.seq as usize);
+        let tokens = find(inputs, "tokens").as_i32();
+        let pool = |skip: usize| -> Vec<u8> {
+            tokens
+                .chunks(t + 1)
+                .take(BATCH_POOL * b)
+                .flat_map(|s| s[skip..skip + t].iter().flat_map(|v| v.to_le_bytes()))
+                .collect()
+        };
+        let ids = gpu.upload(&pool(0)).map_err(pe)?;
+        let targets = gpu.upload(&pool(1)).map_err(pe)?;
+        let mut g = GpuGpt {
+            dev,
+            funcs,
+            p,
+            plan: step_plan(&p),
+            gemms: Vec::new(),
+            bufs,
+            ids,
+            targets,
+            elem,
+            dt,
+            sms: gpu.props.sm_count.max(1) as u32,
+            timer: gpu.timer().map_err(pe)?,
+            step: 0,
+            losses: Vec::new(),
+        };
+        let mut gemms = Vec::with_capacity(g.plan.len());
+        for op in &g.plan {
+            gemms.push(match *op {
+                StepOp::Gemm {
+                    shape,
+                    batch,
+                    epilogue,
+                    a,
+                    b,
+                    c,
+                    bias,
+                    add,
+                    out_f32,
+                } => {
+                    let out = if out_f32 { Elem::F32 } else { elem };
+                    let strides = batch.map(|x| (x.stride_a, x.stride_b, x.stride_c));
+                    let stride =
+                        |s: i64, e: Elem| strides.map_or(0, |_| s as u64 * e.size() as u64);
+                    let (sa, sb, sc) = strides.unwrap_or((0, 0, 0));
+                    let align_a = align_of(g.offset_bytes(a)).min(align_of(stride(sa, elem)));
+                    let mut rest = align_of(g.offset_bytes(b))
+                        .min(align_of(stride(sb, elem)))
+                        .min(align_of(g.offset_bytes(c)))
+                        .min(align_of(stride(sc, out)));
+                    if let Some(x) = add {
+                        rest = rest.min(align_of(g.offset_bytes(x)));
+                    }
+                    let spec = GemmSpec {
+                        shape,
+                        input: elem,
+                        output: out,
+                        compute,
+                        epilogue,
+                        align_a,
+                        align_rest: rest,
+                        batch,
+                        accumulate: add.is_some(),
+                    };
+                    let ptrs = GemmPtrs {
+                        bias: bias.map(|x| g.ptr(x)).unwrap_or(0),
+                        ..Default::default()
+                    };
+                    Some(LtGemm::new(&dev.lt, spec, ptrs).map_err(|e| {
+                        BackendError::Point(format!("{e} (GEMM {shape:?}, batch {batch:?})"))
+                    })?)
+                }
+                _ => None,
+            });
+        }
+        g.gemms = gemms;
+        Ok(g)
+    }
+
+    /// Bytes per element of a buffer.
+    fn size_of(&self, b: Buf) -> u64 {
+        match b {
+            Buf::Ids | Buf::Targets => 4,
+            b if b.is_f32() => 4,
+            _ => self.elem.size() as u64,
+        }
+    }
+
+    /// Offset in bytes of a view inside its buffer (0 for a buffer of its own).
+    fn offset_bytes(&self, b: Buf) -> u64 {
+        view(&self.p, b).map_or(0, |(base, off)| off as u64 * self.size_of(base))
+    }
+
+    /// The device address of a plan buffer in this step.
+    fn ptr(&self, b: Buf) -> u64 {
+        let slot_bytes = (Dims::of(&self.p).n * 4) as u64;
+        let slot = (self.step % BATCH_POOL) as u64;
+        match b {
+            Buf::Ids => self.ids.ptr + slot * slot_bytes,
+            Buf::Targets => self.targets.ptr + slot * slot_bytes,
+            _ => match view(&self.p, b) {
+                Some((base, _)) => self.bufs[&base].ptr + self.offset_bytes(b),
+                None => self.bufs[&b].ptr,
+            },
+        }
+    }
+
+    /// Blocks for a grid-stride kernel over `n` elements.
+    fn stride_grid(&self, n: usize) -> (u32, u32, u32) {
+        ((n.div_ceil(256) as u32).clamp(1, self.sms * 8), 1, 1)
+    }
+
+    fn launch(&self, name: &str, grid: (u32, u32, u32), args: &[KArg]) -> Result<(), String> {
+        let f = self
+            .funcs
+            .get(name)
+            .ok_or_else(|| format!("internal: kernel {name} not loaded"))?;
+        self.dev.gpu.launch(f, grid, 256, 0, args)
+    }
+
+    fn enqueue_step(&self) -> Result<(), String> {
+        let dm = Dims::of(&self.p);
+        let (dt, ptr) = (KArg::I32(self.dt), |b: Buf| KArg::Ptr(self.ptr(b)));
+        let i = |v: usize| KArg::I32(v as i32);
+        let rows_grid = |rows: usize| ((rows as u32).div_ceil(8), 1, 1);
+        let cols_grid = |rows: usize, cols: usize| {
+            (
+                (cols as u32).div_ceil(256),
+                (rows as u32).div_ceil(ROWS_PER_BLOCK),
+                1,
+            )
+        };
+        for (op, gemm) in self.plan.iter().zip(&self.gemms) {
+            match *op {
+                StepOp::Zero(b) => {
+                    self.dev.gpu.memset_raw(self.ptr(b), self.bufs[&b].bytes)?;
+                }
+                StepOp::Gemm {
+                    a, b, c, bias, add, ..
+                } => {
+                    let g = gemm
+                        .as_ref()
+                        .ok_or("internal: GEMM not prepared".to_string())?;
+                    let ptrs = GemmPtrs {
+                        a: self.ptr(a),
+                        b: self.ptr(b),
+                        c: self.ptr(c),
+                        c_in: add.map(|x| self.ptr(x)).unwrap_or(0),
+                        bias: bias.map(|x| self.ptr(x)).unwrap_or(0),
+                        ..Default::default()
+                    };
+                    g.run(
+                        &self.dev.lt,
+                        &ptrs,
+                        self.dev.workspace.ptr,
+                        &self.dev.gpu.stream,
+                    )?;
+                }
+                StepOp::EmbedFwd { rows, seq, d } => self.launch(
+                    k::EMBED_FWD,
+                    self.stride_grid(rows * d),
+                    &[
+                        ptr(Buf::Ids),
+                        ptr(Buf::Param(0)),
+                        ptr(Buf::Param(1)),
+                        ptr(Buf::Resid(0)),
+                        i(rows),
+                        i(seq),
+                        i(d),
+                        dt,
+                    ],
+                )?,
+                StepOp::EmbedBwd {
+                    rows,
+                    batch,
+                    seq,
+                    d,
+                } => {
+                    self.launch(
+                        k::EMBED_BWD_WTE,
+                        self.stride_grid(rows * d),
+                        &[
+                            ptr(Buf::Ids),
+                            ptr(Buf::DX),
+                            ptr(Buf::Grad(0)),
+                            i(rows),
+                            i(d),
+                            dt,
+                        ],
+                    )?;
+                    self.launch(
+                        k::EMBED_BWD_WPE,
+                        self.stride_grid(seq * d),
+                        &[ptr(Buf::DX), ptr(Buf::Grad(1)), i(batch), i(seq), i(d), dt],
+                    )?;
+                }
+                StepOp::LnFwd {
+                    x,
+                    g,
+                    b,
+                    y,
+                    mean,
+                    rstd,
+                    rows,
+                    d,
+                } => self.launch(
+                    k::LN_FWD,
+                    rows_grid(rows),
+                    &[
+                        ptr(x),
+                        ptr(g),
+                        ptr(b),
+                        ptr(y),
+                        ptr(mean),
+                        ptr(rstd),
+                        i(rows),
+                        i(d),
+                        dt,
+                    ],
+                )?,
+                StepOp::LnBwdDx {
+                    dy,
+                    x,
+                    mean,
+                    rstd,
+                    g,
+                    dx,
+                    accumulate,
+                    rows,
+                    d,
+                } => self.launch(
+                    k::LN_BWD_DX,
+                    rows_grid(rows),
+                    &[
+                        ptr(dy),
+                        ptr(x),
+                        ptr(mean),
+                        ptr(rstd),
+                        ptr(g),
+                        ptr(dx),
+                        i(rows),
+                        i(d),
+                        KArg::I32(accumulate as i32),
+                        dt,
+                    ],
+                )?,
+                StepOp::LnBwdParams {
+                    dy,
+                    x,
+                    mean,
+                    rstd,
+                    dg,
+                    db,
+                    rows,
+                    d,
+                } => self.launch(
+                    k::LN_BWD_PARAMS,
+                    cols_grid(rows, d),
+                    &[
+                        ptr(dy),
+                        ptr(x),
+                        ptr(mean),
+                        ptr(rstd),
+                        ptr(dg),
+                        ptr(db),
+                        i(rows),
+                        i(d),
+                        i(ROWS_PER_BLOCK as usize),
+                        dt,
+                    ],
+                )?,
+                StepOp::ColSum {
+                    grad,
+                    bias_grad,
+                    rows,
+                    cols,
+                } => self.launch(
+                    k::RELU_BWD_COLSUM,
+                    cols_grid(rows, cols),
+                    &[
+                        ptr(grad),
+                        KArg::Ptr(0),
+                        ptr(bias_grad),
+                        i(rows),
+                        i(cols),
+                        i(ROWS_PER_BLOCK as usize),
+                        dt,
+                    ],
+                )?,
+                StepOp::GeluFwd { u, out, n } => self.launch(
+                    k::GELU_FWD,
+                    self.stride_grid(n),
+                    &[ptr(u), ptr(out), KArg::I64(n as i64), dt],
+                )?,
+                StepOp::GeluBwd { dout, u, du, n } => self.launch(
+                    k::GELU_BWD,
+                    self.stride_grid(n),
+                    &[ptr(dout), ptr(u), ptr(du), KArg::I64(n as i64), dt],
+                )?,
+                StepOp::SplitHeads {
+                    src,
+                    dst,
+                    parts,
+                    inverse,
+                } => self.launch(
+                    k::SPLIT_HEADS,
+                    self.stride_grid(parts * dm.n * dm.d),
+                    &[
+                        ptr(src),
+                        ptr(dst),
+                        i(dm.b),
+                        i(dm.t),
+                        i(parts),
+                        i(dm.h),
+                        i(dm.hd),
+                        KArg::I32(inverse as i32),
+                        dt,
+                    ],
+                )?,
+                StepOp::CausalSoftmax {
+                    s,
+                    p,
+                    rows,
+                    seq,
+                    scale,
+                } => self.launch(
+                    k::CAUSAL_SOFTMAX,
+                    rows_grid(rows),
+                    &[ptr(s), ptr(p), i(rows), i(seq), KArg::F32(scale as f32), dt],
+                )?,
+                StepOp::SoftmaxBwd {
+                    p,
+                    dp,
+                    rows,
+                    seq,
+                    scale,
+                } => self.launch(
+                    k::SOFTMAX_BWD,
+                    rows_grid(rows),
+                    &[
+                        ptr(p),
+                        ptr(dp),
+                        i(rows),
+                        i(seq),
+                        KArg::F32(scale as f32),
+                        dt,
+                    ],
+                )?,
+                StepOp::Xent { rows, classes } => self.launch(
+                    k::XENT,
+                    rows_grid(rows),
+                    &[
+                        ptr(Buf::Logits),
+                        ptr(Buf::Targets),
+                        ptr(Buf::DLogits),
+                        ptr(Buf::Loss),
+                        i(rows),
+                        i(classes),
+                        dt,
+                    ],
+                )?,
+                StepOp::AdamW { n } => {
+                    let t = (self.step + 1) as i32;
+                    let f = |x: f64| KArg::F32(x as f32);
+                    self.launch(
+                        k::ADAMW,
+                        self.stride_grid(n),
+                        &[
+                            ptr(Buf::Params),
+                            ptr(Buf::Grads),
+                            ptr(Buf::M),
+                            ptr(Buf::V),
+                            KArg::I64(n as i64),
+                            f(LEARNING_RATE),
+                            f(BETA1),
+                            f(BETA2),
+                            f(ADAM_EPS),
+                            f(WEIGHT_DECAY),
+                            f(1.0 - BETA1.powi(t)),
+                            f(1.0 - BETA2.powi(t)),
+                            dt,
+                        ],
+                    )?
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Prepared for GpuGpt<'_> {
+    fn run(&mut self) -> Result<Option<f64>, BackendError> {
+        let this = &*self;
+        let secs = this.dev.timed(&this.timer, || this.enqueue_step())?;
+        let bytes = self.dev.gpu.download(&self.bufs[&Buf::Loss]).map_err(pe)?;
+        self.losses.push(decode(&bytes, Elem::F32)[0] as f64);
+        self.step += 1;
+        Ok(Some(secs))
+    }
+
+    fn output(&mut self) -> Result<Produced, BackendError> {
+        Ok(Produced::Losses(self.losses.clone()))
+    }
+
+    fn timer(&self) -> &'static str {
+        "cuda_event"
+    }
+
+    fn telemetry(&mut self) -> Option<crate::Telemetry> {
+        self.dev.telemetry_since_prepare()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::align_of;
+
+    #[test]
+    fn alignment_is_the_largest_power_of_two_up_to_256() {
+        assert_eq!(align_of(0), 256);
+        assert_eq!(align_of(512), 256);
+        assert_eq!(align_of(40), 8);
+        assert_eq!(align_of(6), 2);
+    }
+}
