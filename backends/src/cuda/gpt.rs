@@ -11,22 +11,19 @@
 use std::collections::BTreeMap;
 
 use cudarc::driver::CudaFunction;
-use kernels::gpt::{TrainGpt, ADAM_EPS, BATCH_POOL, BETA1, BETA2, LEARNING_RATE, WEIGHT_DECAY};
+use kernels::gpt::{TrainGpt, BATCH_POOL};
 use kernels::tensor::find;
 use kernels::{DType, HostTensor, Produced};
 
 use super::convert::{decode, encode};
-use super::driver::{DevBuf, EventTimer, KArg};
+use super::driver::{DevBuf, EventTimer};
+use super::gpt_launch::launches;
 use super::gpt_plan::{buffers, device_bytes, param_offsets, step_plan, view, Buf, Dims, StepOp};
 use super::layout::Elem;
 use super::lt::{GemmPtrs, GemmSpec, LtGemm};
 use super::mlp::storage;
-use super::sources as k;
 use super::Device;
 use crate::{BackendError, Prepared};
-
-/// Rows each column-sum block (layernorm_bwd_params, relu_bwd_colsum) reduces.
-const ROWS_PER_BLOCK: u32 = 64;
 
 fn pe(e: String) -> BackendError {
     BackendError::Point(e)
@@ -205,31 +202,9 @@ impl<'a> GpuGpt<'a> {
         }
     }
 
-    /// Blocks for a grid-stride kernel over `n` elements.
-    fn stride_grid(&self, n: usize) -> (u32, u32, u32) {
-        ((n.div_ceil(256) as u32).clamp(1, self.sms * 8), 1, 1)
-    }
-
-    fn launch(&self, name: &str, grid: (u32, u32, u32), args: &[KArg]) -> Result<(), String> {
-        let f = self
-            .funcs
-            .get(name)
-            .ok_or_else(|| format!("internal: kernel {name} not loaded"))?;
-        self.dev.gpu.launch(f, grid, 256, 0, args)
-    }
-
     fn enqueue_step(&self) -> Result<(), String> {
         let dm = Dims::of(&self.p);
-        let (dt, ptr) = (KArg::I32(self.dt), |b: Buf| KArg::Ptr(self.ptr(b)));
-        let i = |v: usize| KArg::I32(v as i32);
-        let rows_grid = |rows: usize| ((rows as u32).div_ceil(8), 1, 1);
-        let cols_grid = |rows: usize, cols: usize| {
-            (
-                (cols as u32).div_ceil(256),
-                (rows as u32).div_ceil(ROWS_PER_BLOCK),
-                1,
-            )
-        };
+        let ptr = |b: Buf| self.ptr(b);
         for (op, gemm) in self.plan.iter().zip(&self.gemms) {
             match *op {
                 StepOp::Zero(b) => {
@@ -256,231 +231,14 @@ impl<'a> GpuGpt<'a> {
                         &self.dev.gpu.stream,
                     )?;
                 }
-                StepOp::EmbedFwd { rows, seq, d } => self.launch(
-                    k::EMBED_FWD,
-                    self.stride_grid(rows * d),
-                    &[
-                        ptr(Buf::Ids),
-                        ptr(Buf::Param(0)),
-                        ptr(Buf::Param(1)),
-                        ptr(Buf::Resid(0)),
-                        i(rows),
-                        i(seq),
-                        i(d),
-                        dt,
-                    ],
-                )?,
-                StepOp::EmbedBwd {
-                    rows,
-                    batch,
-                    seq,
-                    d,
-                } => {
-                    self.launch(
-                        k::EMBED_BWD_WTE,
-                        self.stride_grid(rows * d),
-                        &[
-                            ptr(Buf::Ids),
-                            ptr(Buf::DX),
-                            ptr(Buf::Grad(0)),
-                            i(rows),
-                            i(d),
-                            dt,
-                        ],
-                    )?;
-                    self.launch(
-                        k::EMBED_BWD_WPE,
-                        self.stride_grid(seq * d),
-                        &[ptr(Buf::DX), ptr(Buf::Grad(1)), i(batch), i(seq), i(d), dt],
-                    )?;
-                }
-                StepOp::LnFwd {
-                    x,
-                    g,
-                    b,
-                    y,
-                    mean,
-                    rstd,
-                    rows,
-                    d,
-                } => self.launch(
-                    k::LN_FWD,
-                    rows_grid(rows),
-                    &[
-                        ptr(x),
-                        ptr(g),
-                        ptr(b),
-                        ptr(y),
-                        ptr(mean),
-                        ptr(rstd),
-                        i(rows),
-                        i(d),
-                        dt,
-                    ],
-                )?,
-                StepOp::LnBwdDx {
-                    dy,
-                    x,
-                    mean,
-                    rstd,
-                    g,
-                    dx,
-                    accumulate,
-                    rows,
-                    d,
-                } => self.launch(
-                    k::LN_BWD_DX,
-                    rows_grid(rows),
-                    &[
-                        ptr(dy),
-                        ptr(x),
-                        ptr(mean),
-                        ptr(rstd),
-                        ptr(g),
-                        ptr(dx),
-                        i(rows),
-                        i(d),
-                        KArg::I32(accumulate as i32),
-                        dt,
-                    ],
-                )?,
-                StepOp::LnBwdParams {
-                    dy,
-                    x,
-                    mean,
-                    rstd,
-                    dg,
-                    db,
-                    rows,
-                    d,
-                } => self.launch(
-                    k::LN_BWD_PARAMS,
-                    cols_grid(rows, d),
-                    &[
-                        ptr(dy),
-                        ptr(x),
-                        ptr(mean),
-                        ptr(rstd),
-                        ptr(dg),
-                        ptr(db),
-                        i(rows),
-                        i(d),
-                        i(ROWS_PER_BLOCK as usize),
-                        dt,
-                    ],
-                )?,
-                StepOp::ColSum {
-                    grad,
-                    bias_grad,
-                    rows,
-                    cols,
-                } => self.launch(
-                    k::RELU_BWD_COLSUM,
-                    cols_grid(rows, cols),
-                    &[
-                        ptr(grad),
-                        KArg::Ptr(0),
-                        ptr(bias_grad),
-                        i(rows),
-                        i(cols),
-                        i(ROWS_PER_BLOCK as usize),
-                        dt,
-                    ],
-                )?,
-                StepOp::GeluFwd { u, out, n } => self.launch(
-                    k::GELU_FWD,
-                    self.stride_grid(n),
-                    &[ptr(u), ptr(out), KArg::I64(n as i64), dt],
-                )?,
-                StepOp::GeluBwd { dout, u, du, n } => self.launch(
-                    k::GELU_BWD,
-                    self.stride_grid(n),
-                    &[ptr(dout), ptr(u), ptr(du), KArg::I64(n as i64), dt],
-                )?,
-                StepOp::SplitHeads {
-                    src,
-                    dst,
-                    parts,
-                    inverse,
-                } => self.launch(
-                    k::SPLIT_HEADS,
-                    self.stride_grid(parts * dm.n * dm.d),
-                    &[
-                        ptr(src),
-                        ptr(dst),
-                        i(dm.b),
-                        i(dm.t),
-                        i(parts),
-                        i(dm.h),
-                        i(dm.hd),
-                        KArg::I32(inverse as i32),
-                        dt,
-                    ],
-                )?,
-                StepOp::CausalSoftmax {
-                    s,
-                    p,
-                    rows,
-                    seq,
-                    scale,
-                } => self.launch(
-                    k::CAUSAL_SOFTMAX,
-                    rows_grid(rows),
-                    &[ptr(s), ptr(p), i(rows), i(seq), KArg::F32(scale as f32), dt],
-                )?,
-                StepOp::SoftmaxBwd {
-                    p,
-                    dp,
-                    rows,
-                    seq,
-                    scale,
-                } => self.launch(
-                    k::SOFTMAX_BWD,
-                    rows_grid(rows),
-                    &[
-                        ptr(p),
-                        ptr(dp),
-                        i(rows),
-                        i(seq),
-                        KArg::F32(scale as f32),
-                        dt,
-                    ],
-                )?,
-                StepOp::Xent { rows, classes } => self.launch(
-                    k::XENT,
-                    rows_grid(rows),
-                    &[
-                        ptr(Buf::Logits),
-                        ptr(Buf::Targets),
-                        ptr(Buf::DLogits),
-                        ptr(Buf::Loss),
-                        i(rows),
-                        i(classes),
-                        dt,
-                    ],
-                )?,
-                StepOp::AdamW { n } => {
-                    let t = (self.step + 1) as i32;
-                    let f = |x: f64| KArg::F32(x as f32);
-                    self.launch(
-                        k::ADAMW,
-                        self.stride_grid(n),
-                        &[
-                            ptr(Buf::Params),
-                            ptr(Buf::Grads),
-                            ptr(Buf::M),
-                            ptr(Buf::V),
-                            KArg::I64(n as i64),
-                            f(LEARNING_RATE),
-                            f(BETA1),
-                            f(BETA2),
-                            f(ADAM_EPS),
-                            f(WEIGHT_DECAY),
-                            f(1.0 - BETA1.powi(t)),
-                            f(1.0 - BETA2.powi(t)),
-                            dt,
-                        ],
-                    )?
+                _ => {
+                    for l in launches(op, &dm, self.dt, self.sms, self.step, &ptr) {
+                        let f = self
+                            .funcs
+                            .get(l.kernel)
+                            .ok_or_else(|| format!("internal: kernel {} not loaded", l.kernel))?;
+                        self.dev.gpu.launch(f, l.grid, 256, 0, &l.args)?;
+                    }
                 }
             }
         }

@@ -12,6 +12,7 @@ mod convert;
 mod driver;
 mod gemm;
 mod gpt;
+mod gpt_launch;
 mod gpt_plan;
 #[cfg(test)]
 mod gpt_plan_host;
