@@ -3,7 +3,8 @@
 //! threads and barriers for blocks and warps, the PTX ISA's ldmatrix and mma.sync fragment
 //! layouts, cp.async copies that land only when wait_group retires them, shared memory that
 //! starts as NaN) and compares the fused attention kernel (bf16/f16, d 64/128,
-//! causal or not, ragged s) and the training-step kernels with double-precision references.
+//! causal or not, ragged s), the train-mlp step kernels and the train-gpt kernels (embeddings,
+//! LayerNorm, GELU, head split, causal softmax, AdamW) with double-precision references.
 //! This checks index math, masking, the online softmax and the reductions — not the inline
 //! PTX itself, not timing, not a real GPU. Needs a C++20 compiler (g++ 12 or clang++ 14 with
 //! libstdc++ 12); without one the test says so and passes, unless BENCH_REQUIRE_CLANG=1.
@@ -62,6 +63,29 @@ fn kernels_match_references_under_host_emulation() {
         "xent dt=1",
         "relu_bwd_colsum dt=2",
         "sgd_momentum dt=1 gdt=0",
+        // train-gpt (gpt.cu)
+        "embed_fwd dt=1",
+        "embed_bwd_wte dt=1 rows=14 d=40 repeated ids",
+        "embed_bwd_wpe dt=2",
+        "layernorm_fwd dt=1 rows=13 d=72 y",
+        "layernorm_fwd dt=2 rows=13 d=72 mean,rstd",
+        "layernorm_bwd_dx dt=1 rows=13 d=72 accumulate=1",
+        "layernorm_bwd_dx dt=2 rows=13 d=72 accumulate=0",
+        "layernorm_bwd_params dt=1 rows=13 d=72 dg",
+        "layernorm_bwd_params dt=0 rows=9 d=300 db",
+        "gelu_fwd dt=2",
+        "gelu_bwd dt=1 n=1000 in place",
+        "split_heads dt=1 batch=2 seq=7 parts=3",
+        "split_heads dt=0 parts=3 then inverse: identity",
+        "split_heads dt=2 parts=1 then inverse: identity",
+        "causal_softmax dt=2 groups=2 seq=13",
+        "causal_softmax dt=1 seq=40 rows sum to 1",
+        "causal_softmax dt=0 seq=13 upper triangle exactly 0",
+        "softmax_bwd dt=1 groups=1 seq=40 vs Jacobian",
+        "softmax_bwd dt=2 seq=13 upper triangle exactly 0",
+        "adamw dt=1 n=1000 steps=5 params",
+        "adamw dt=0 n=1000 steps=5 moments",
+        "adamw dt=2 padding stays exactly 0",
     ] {
         assert!(out.contains(what), "{what} missing:\n{out}");
     }

@@ -157,9 +157,11 @@ extern "C" __global__ void __launch_bounds__(256)
 #define GPT_GELU_C 0.7978845608028654f  // √(2/π)
 #define GPT_GELU_A 0.044715f
 
-// tanh(z) = 1 − 2/(e^{2z} + 1) through ex2: ±1 at large |z| (e^{2z} → inf or 0), no libm.
-__device__ __forceinline__ float gpt_tanh(float z) {
-    return 1.f - 2.f / (ex2(2.f * 1.4426950408889634f * z) + 1.f);
+// s = 1 − tanh|z| = 2/(e^{2|z|} + 1) ∈ [0, 1], through ex2 (no libm): 0 at large |z|, where
+// e^{2|z|} → inf. From s, without cancellation: tanh z = ±(1 − s), 1 + tanh z = 2 − s (z ≥ 0)
+// or s (z < 0), and 1 − tanh² z = s·(2 − s).
+__device__ __forceinline__ float gpt_one_minus_tanh_abs(float z) {
+    return 2.f / (ex2(2.f * 1.4426950408889634f * (z < 0.f ? -z : z)) + 1.f);
 }
 
 // out[i] = gelu(u[i]). Grid-stride over n.
@@ -167,22 +169,24 @@ extern "C" __global__ void __launch_bounds__(256)
     gelu_fwd(const void* u, void* out, long n, int dt) {
     GPT_GRID_STRIDE(i, n) {
         const float x = load_as_f32(u, i, dt);
-        const float th = gpt_tanh(GPT_GELU_C * (x + GPT_GELU_A * x * x * x));
-        store_from_f32(out, i, dt, 0.5f * x * (1.f + th));
+        const float z = GPT_GELU_C * (x + GPT_GELU_A * x * x * x);
+        const float s = gpt_one_minus_tanh_abs(z);
+        store_from_f32(out, i, dt, 0.5f * x * (z < 0.f ? s : 2.f - s));
     }
 }
 
-// du[i] = dout[i]·gelu'(u[i]), gelu'(u) = 0.5(1 + th) + 0.5·u·(1 − th²)·√(2/π)(1 + 3·0.044715·u²).
-// du may alias dout: each thread reads element i of both before writing element i.
-// Grid-stride over n.
+// du[i] = dout[i]·gelu'(u[i]), gelu'(u) = 0.5(1 + th) + 0.5·u·(1 − th²)·√(2/π)(1 + 3·0.044715·u²)
+// with th = tanh(√(2/π)(u + 0.044715·u³)). du may alias dout: each thread reads element i of
+// both before writing element i. Grid-stride over n.
 extern "C" __global__ void __launch_bounds__(256)
     gelu_bwd(const void* dout, const void* u, void* du, long n, int dt) {
     GPT_GRID_STRIDE(i, n) {
         const float go = load_as_f32(dout, i, dt);
         const float x = load_as_f32(u, i, dt);
-        const float th = gpt_tanh(GPT_GELU_C * (x + GPT_GELU_A * x * x * x));
-        const float dg = 0.5f * (1.f + th) +
-                         0.5f * x * (1.f - th * th) * GPT_GELU_C * (1.f + 3.f * GPT_GELU_A * x * x);
+        const float z = GPT_GELU_C * (x + GPT_GELU_A * x * x * x);
+        const float s = gpt_one_minus_tanh_abs(z);
+        const float dg = 0.5f * (z < 0.f ? s : 2.f - s) +
+                         0.5f * x * (s * (2.f - s)) * GPT_GELU_C * (1.f + 3.f * GPT_GELU_A * x * x);
         store_from_f32(du, i, dt, go * dg);
     }
 }
