@@ -18,7 +18,9 @@ use kernels::{DType, HostTensor, Produced};
 use super::convert::{decode, encode};
 use super::driver::{DevBuf, EventTimer};
 use super::gpt_launch::launches;
-use super::gpt_plan::{buffers, device_bytes, param_offsets, step_plan, view, Buf, Dims, StepOp};
+use super::gpt_plan::{
+    address, buffers, device_bytes, offset_bytes, param_offsets, step_plan, Buf, Dims, StepOp,
+};
 use super::layout::Elem;
 use super::lt::{GemmPtrs, GemmSpec, LtGemm};
 use super::mlp::storage;
@@ -140,13 +142,14 @@ impl<'a> GpuGpt<'a> {
                     let stride =
                         |s: i64, e: Elem| strides.map_or(0, |_| s as u64 * e.size() as u64);
                     let (sa, sb, sc) = strides.unwrap_or((0, 0, 0));
-                    let align_a = align_of(g.offset_bytes(a)).min(align_of(stride(sa, elem)));
-                    let mut rest = align_of(g.offset_bytes(b))
+                    let align_a =
+                        align_of(offset_bytes(&p, a, elem.size())).min(align_of(stride(sa, elem)));
+                    let mut rest = align_of(offset_bytes(&p, b, elem.size()))
                         .min(align_of(stride(sb, elem)))
-                        .min(align_of(g.offset_bytes(c)))
+                        .min(align_of(offset_bytes(&p, c, elem.size())))
                         .min(align_of(stride(sc, out)));
                     if let Some(x) = add {
-                        rest = rest.min(align_of(g.offset_bytes(x)));
+                        rest = rest.min(align_of(offset_bytes(&p, x, elem.size())));
                     }
                     let spec = GemmSpec {
                         shape,
@@ -174,32 +177,13 @@ impl<'a> GpuGpt<'a> {
         Ok(g)
     }
 
-    /// Bytes per element of a buffer.
-    fn size_of(&self, b: Buf) -> u64 {
-        match b {
-            Buf::Ids | Buf::Targets => 4,
-            b if b.is_f32() => 4,
-            _ => self.elem.size() as u64,
-        }
-    }
-
-    /// Offset in bytes of a view inside its buffer (0 for a buffer of its own).
-    fn offset_bytes(&self, b: Buf) -> u64 {
-        view(&self.p, b).map_or(0, |(base, off)| off as u64 * self.size_of(base))
-    }
-
     /// The device address of a plan buffer in this step.
     fn ptr(&self, b: Buf) -> u64 {
-        let slot_bytes = (Dims::of(&self.p).n * 4) as u64;
-        let slot = (self.step % BATCH_POOL) as u64;
-        match b {
-            Buf::Ids => self.ids.ptr + slot * slot_bytes,
-            Buf::Targets => self.targets.ptr + slot * slot_bytes,
-            _ => match view(&self.p, b) {
-                Some((base, _)) => self.bufs[&base].ptr + self.offset_bytes(b),
-                None => self.bufs[&b].ptr,
-            },
-        }
+        address(&self.p, b, self.step, self.elem.size(), &|x| match x {
+            Buf::Ids => self.ids.ptr,
+            Buf::Targets => self.targets.ptr,
+            other => self.bufs[&other].ptr,
+        })
     }
 
     fn enqueue_step(&self) -> Result<(), String> {

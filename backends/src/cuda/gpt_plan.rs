@@ -642,6 +642,40 @@ pub fn view(p: &TrainGpt, buf: Buf) -> Option<(Buf, usize)> {
     }
 }
 
+/// Bytes per element of a buffer when storage elements take `elem_bytes`.
+pub fn elem_size(b: Buf, elem_bytes: usize) -> u64 {
+    match b {
+        Buf::Ids | Buf::Targets => 4,
+        b if b.is_f32() => 4,
+        _ => elem_bytes as u64,
+    }
+}
+
+/// Offset in bytes of a buffer inside the allocation it lies in (0 for a buffer of its own).
+pub fn offset_bytes(p: &TrainGpt, b: Buf, elem_bytes: usize) -> u64 {
+    view(p, b).map_or(0, |(base, off)| off as u64 * elem_size(base, elem_bytes))
+}
+
+/// The address of a buffer or view at step `step` (0-based), from the addresses of the
+/// allocations: `base` of every buffer of its own, and of `Ids` / `Targets` as the whole
+/// [BATCH_POOL, N] pools, of which the step uses slot `step mod BATCH_POOL`.
+pub fn address(
+    p: &TrainGpt,
+    b: Buf,
+    step: usize,
+    elem_bytes: usize,
+    base: &dyn Fn(Buf) -> u64,
+) -> u64 {
+    let slot_bytes = (Dims::of(p).n * 4) as u64;
+    match b {
+        Buf::Ids | Buf::Targets => base(b) + (step % kernels::gpt::BATCH_POOL) as u64 * slot_bytes,
+        _ => match view(p, b) {
+            Some((whole, _)) => base(whole) + offset_bytes(p, b, elem_bytes),
+            None => base(b),
+        },
+    }
+}
+
 /// Every buffer of its own the plan uses and its length in elements (not the views, not the
 /// token pool).
 pub fn buffers(p: &TrainGpt) -> Vec<(Buf, usize)> {
