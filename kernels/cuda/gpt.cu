@@ -27,7 +27,8 @@ __device__ __forceinline__ float gpt_warp_max(float v) {
 __device__ __forceinline__ int gpt_warp_row() { return (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5); }
 __device__ __forceinline__ int gpt_lane() { return (int)(threadIdx.x & 31); }
 
-#define GPT_GRID_STRIDE(i, n)                                                 \
+// The grid-stride loop over element indices 0..n−1 (long, so n may exceed 2^31).
+#define GPT_GRID_STRIDE(i, n)                                            \
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
          i += (long)gridDim.x * blockDim.x)
 
