@@ -367,10 +367,10 @@ pub fn compose(rep: &Report, charts: &[(String, String)], not_drawn: &[String]) 
 
     out.push(h(2, "Method"));
     out.push(Block::List(vec![
-        "Perf per $ = work per iteration ÷ cost per iteration, in the workload's unit: TFLOP/$ (matmul), tokens/$ (attention), samples/$ (train-mlp). Cost per iteration = $/h × devices used ÷ devices in the instance × median seconds ÷ 3600.".into(),
+        "Perf per $ = work per iteration ÷ cost per iteration, in the workload's unit: TFLOP/$ (matmul), tokens/$ (attention), samples/$ (train-mlp), tokens/$ and $ per 1M training tokens (train-gpt). Cost per iteration = $/h × devices used ÷ devices in the instance × median seconds ÷ 3600.".into(),
         format!("Each ratio's 95% interval is a percentile bootstrap ({} replicates, seed {:#x}): every replicate resamples both sides' raw timing samples with replacement and takes the ratio of the replicate medians. The geometric mean's interval takes, per replicate, the geometric mean of all points' replicate ratios.", rep.resamples, rep.seed),
         "Only points that are ok, passed their correctness check and have samples on both sides are paired (by point id). Failed, skipped, unpaired and simulated points are listed above and excluded.".into(),
-        "% of datasheet peak = achieved FLOP/s per device ÷ the dense peak for the dtype in results/devices.csv. One-off time (backend init, point load, compile) is reported apart and priced as time to first result.".into(),
+        "% of datasheet peak = achieved FLOP/s per device ÷ the dense peak for the dtype in results/devices.csv; for train-gpt, whose FLOPs are model FLOPs (6 × the parameters in matmuls + 12 × layers × d_model × seq per token; recomputation not counted), this is MFU. One-off time (backend init, point load, compile) is reported apart and priced as time to first result.".into(),
     ]));
     out
 }
