@@ -1,9 +1,11 @@
 //! scripts/gpu/torch_reference.py without torch or a GPU: its `--dry-run` run.json passes
 //! bench's reader with the plan's point ids, bench's FLOP and byte counts, `simulated: true`
 //! and every point skipped as "not a measurement"; it refuses to write a dry run under
-//! results/runs; and its numpy re-implementation of bench's seeded inputs and f64 loss replay
-//! agrees with the kernels crate bit for bit. Needs python3 with numpy; without them the tests
-//! say so and pass, unless BENCH_REQUIRE_PYTHON=1 (CI sets it).
+//! results/runs; and its numpy re-implementation of bench's seeded inputs and f64 loss replays
+//! agrees with the kernels crate bit for bit (train-gpt's parameters and token pool also
+//! against the real binary's `--dump` files, and its f64 replay against the dumped reference
+//! trajectory). Needs python3 with numpy; without them the tests say so and pass, unless
+//! BENCH_REQUIRE_PYTHON=1 (CI sets it).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -89,17 +91,9 @@ fn dry_run_writes_a_valid_run_of_skipped_points_with_benchs_accounting() {
     assert!(run.backend.simulated, "a dry run is not a measurement");
     assert_eq!(run.host.instance_type.as_deref(), Some("p5.48xlarge"));
     assert!(run.finished_at.is_some());
-    // train-gpt has no torch reference yet; the script leaves it out and says so.
-    let points: Vec<Point> = plan(Suite::Standard, &Selection::default())
-        .unwrap()
-        .into_iter()
-        .filter(|p| {
-            matches!(
-                p.kind(),
-                WorkloadKind::Matmul | WorkloadKind::Attention | WorkloadKind::TrainMlp
-            )
-        })
-        .collect();
+    // every workload of the suite has a torch reference, train-gpt included
+    let points: Vec<Point> = plan(Suite::Standard, &Selection::default()).unwrap();
+    assert!(points.iter().any(|p| p.kind() == WorkloadKind::TrainGpt));
     assert_eq!(run.points.len(), points.len());
     for (rec, p) in run.points.iter().zip(&points) {
         assert_eq!(rec.id, p.id());
@@ -193,6 +187,9 @@ fn seeded_inputs_match_the_kernels_crate_bit_for_bit() {
             d,
         ));
     }
+    for d in DType::ALL {
+        cases.push(point(WorkloadKind::TrainGpt, GPT_TINY, d));
+    }
     for p in cases {
         let params: serde_json::Map<String, serde_json::Value> = p
             .params()
@@ -222,6 +219,198 @@ fn seeded_inputs_match_the_kernels_crate_bit_for_bit() {
             };
             assert_eq!(g, w, "{} input {}", p.id(), t.name);
         }
+        assert_eq!(
+            got.as_object().unwrap().len(),
+            want.len(),
+            "{}: the script has inputs bench has not",
+            p.id()
+        );
+    }
+}
+
+/// Per-point accounting the script computes itself, for every point of every suite: FLOPs,
+/// bytes, items per iteration and their unit, the tolerance, and (training) the number of
+/// leading steps checked against the f64 replay — all as kernels/src/point.rs says.
+#[test]
+fn accounting_matches_the_kernels_crate_for_every_suite_point() {
+    let Some(py) = python() else { return };
+    let mut points = Vec::new();
+    for suite in Suite::ALL {
+        points.extend(plan(suite, &Selection::default()).unwrap());
+    }
+    let list: Vec<serde_json::Value> = points
+        .iter()
+        .map(|p| {
+            let params: serde_json::Map<String, serde_json::Value> = p
+                .params()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.into()))
+                .collect();
+            serde_json::json!([p.kind().name(), params, p.dtype.name()])
+        })
+        .collect();
+    let code = format!(
+        "pts = json.loads({:?})\n\
+         print(json.dumps([[t.flops(w, p), t.bytes_moved(w, p, d), *t.items(w, p), \
+         t.TOLERANCE[w][d], t.check_steps(w, p) if w.startswith('train-') else 0] \
+         for w, p, d in pts]))",
+        serde_json::Value::Array(list).to_string()
+    );
+    let got = py_json(&py, &code);
+    let got = got.as_array().unwrap();
+    assert_eq!(got.len(), points.len());
+    assert!(points.iter().any(|p| p.kind() == WorkloadKind::TrainGpt));
+    for (g, p) in got.iter().zip(&points) {
+        let (items, unit) = p.items();
+        let steps = if p.kind().is_training() {
+            p.check_steps()
+        } else {
+            0
+        };
+        assert_eq!(g[0].as_f64().unwrap(), p.flops(), "{} flops", p.id());
+        assert_eq!(g[1].as_f64().unwrap(), p.bytes(), "{} bytes", p.id());
+        assert_eq!(g[2].as_f64().unwrap(), items, "{} items", p.id());
+        assert_eq!(g[3].as_str().unwrap(), unit, "{} item unit", p.id());
+        assert_eq!(
+            g[4].as_f64().unwrap(),
+            p.tolerance(),
+            "{} tolerance",
+            p.id()
+        );
+        assert_eq!(
+            g[5].as_u64().unwrap() as usize,
+            steps,
+            "{} check steps",
+            p.id()
+        );
+    }
+}
+
+/// A train-gpt point small enough for the CPU backend in a test; vocab 29 is not a power of
+/// two, so `Rng::below` is exercised with a remainder.
+const GPT_TINY: &[(&str, u64)] = &[
+    ("d_model", 16),
+    ("layers", 2),
+    ("heads", 2),
+    ("seq", 8),
+    ("vocab", 29),
+    ("batch", 3),
+];
+
+/// The real `bench` binary runs tiny train-gpt points on the CPU with `--dump`; the script's
+/// `point_inputs` must reproduce every dumped parameter and the token pool bit for bit (names,
+/// shapes and dtypes too), and its float64 numpy replay (`gpt_reference_losses`, a hand-written
+/// backward) must reproduce the dumped f64 reference trajectory of kernels/src/gpt_ref.rs.
+#[test]
+fn train_gpt_inputs_and_f64_replay_match_the_binarys_dump() {
+    let Some(py) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let dump = tmp.path().join("dump");
+    let mut args: Vec<String> = [
+        "--backend",
+        "cpu",
+        "--workload",
+        "train-gpt",
+        "--dtype",
+        "f32,bf16",
+        "--seed",
+        "11",
+        "--budget",
+        "0.05",
+        "--warmup",
+        "0",
+        "--min-samples",
+        "2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for (k, v) in GPT_TINY {
+        args.extend(["--param".to_string(), format!("{k}={v}")]);
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(&args)
+        .arg("--out")
+        .arg(tmp.path().join("runs"))
+        .arg("--dump")
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let code = format!(
+        r#"import numpy as np, os
+d = {dump:?}
+index = json.load(open(os.path.join(d, "index.json")))
+out = {{}}
+for pid, entry in index.items():
+    workload, params, dtype = pid.split("/")
+    p = {{k: int(v) for k, v in (kv.split("=") for kv in params.split(","))}}
+    x = t.point_inputs(workload, p, dtype, 11)
+    files = entry["files"]
+    dumped = {{k[len("input_"):]: np.load(os.path.join(d, f)) for k, f in files.items() if k.startswith("input_")}}
+    res = {{"names": sorted(x) == sorted(dumped), "differ": []}}
+    for name, want in dumped.items():
+        got = x.get(name)
+        same = got is not None and got.shape == want.shape and got.dtype == want.dtype
+        if same and want.dtype == np.float32:
+            same = np.array_equal(got.view(np.uint32), want.view(np.uint32))
+        elif same:
+            same = np.array_equal(got, want)
+        if not same:
+            res["differ"].append(name)
+    res["checked"] = len(dumped)
+    ref = np.load(os.path.join(d, files["reference_losses"]))
+    res["reference"] = ref.tolist()
+    res["replay"] = t.gpt_reference_losses(p, x, len(ref))
+    out[pid] = res
+print(json.dumps(out))"#,
+        dump = dump.display().to_string()
+    );
+    let got = py_json(&py, &code);
+    let got = got.as_object().unwrap();
+    assert_eq!(got.len(), 2, "{got:?}");
+    for dtype in [DType::F32, DType::Bf16] {
+        let p = point(WorkloadKind::TrainGpt, GPT_TINY, dtype);
+        let r = &got[&p.id()];
+        // every parameter in param_specs order plus the token pool
+        let specs = match p.workload {
+            kernels::Workload::TrainGpt(g) => g.param_specs().len(),
+            _ => unreachable!(),
+        };
+        assert_eq!(r["checked"].as_u64().unwrap() as usize, specs + 1);
+        assert_eq!(r["names"], true, "{}: input names differ", p.id());
+        assert_eq!(
+            r["differ"].as_array().unwrap().len(),
+            0,
+            "{}: inputs not bit-identical: {}",
+            p.id(),
+            r["differ"]
+        );
+        let floats = |k: &str| -> Vec<f64> {
+            r[k].as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        };
+        let (want, replay) = (floats("reference"), floats("replay"));
+        assert_eq!(want.len(), p.check_steps(), "{}", p.id());
+        assert_eq!(replay.len(), want.len());
+        for (g, w) in replay.iter().zip(&want) {
+            // both f64: only summation order differs
+            assert!(
+                (g - w).abs() <= 1e-12 * w.abs(),
+                "{}: {replay:?} vs {want:?}",
+                p.id()
+            );
+        }
+        // the trajectory is not constant: the replay really trains
+        assert!(want.windows(2).any(|w| w[0] != w[1]), "{want:?}");
     }
 }
 
@@ -270,6 +459,85 @@ fn python_loss_replay_matches_the_f64_reference() {
         .map(|v| v.as_f64().unwrap())
         .collect();
     assert_eq!(got_y, y);
+}
+
+/// A python3 that imports real PyTorch: `$BENCH_TORCH_PYTHON`, else `python3` when it has
+/// torch. None (the test says so and passes) when neither does: CI has no torch.
+fn torch_python() -> Option<String> {
+    let candidates = [
+        std::env::var("BENCH_TORCH_PYTHON").ok(),
+        Some("python3".into()),
+    ];
+    for py in candidates.into_iter().flatten() {
+        let ok = Command::new(&py)
+            .args(["-c", "import torch, numpy"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if ok {
+            return Some(py);
+        }
+    }
+    eprintln!("skipped: no python3 with torch (set BENCH_TORCH_PYTHON to one that has it)");
+    None
+}
+
+/// With real PyTorch (on the CPU: no GPU is needed or used), the script's train-gpt step
+/// (`GptStep`: SDPA, tanh-GELU, tied head, torch.optim.AdamW) reproduces the float64 replay's
+/// first losses within bench's tolerance for f32 and bf16 (from weights larger than the init,
+/// so that every path carries signal), and the loss falls over 12 steps. Mutations this catches
+/// (tried): a non-causal mask, another LayerNorm eps, a head scaled by 1.01. It cannot tell
+/// erf-GELU from tanh-GELU (1e-6 of the loss) or weight decay 0 from 0.01 over 4 steps.
+/// Skipped where torch is not installed.
+#[test]
+fn real_torch_gpt_step_on_the_cpu_matches_the_f64_replay() {
+    let Some(py) = torch_python() else { return };
+    let code = r#"import torch
+tc = object.__new__(t.Torch)  # the measuring class without its CUDA set-up
+tc.torch, tc.dev = torch, torch.device("cpu")
+# on the CPU .to(device) does not copy: give torch its own copy of every input
+tc.tensor = lambda a, d, f=tc.tensor: f(a.copy(), d)
+p = dict(d_model=32, layers=2, heads=4, seq=16, vocab=61, batch=3)
+out = {}
+for dtype in ("f32", "bf16"):
+    x = t.point_inputs("train-gpt", p, dtype, 7)
+    # weights 4x the init, W_fc 64x (powers of two: exact in bf16 too): signal on every path
+    for name, _ in t.gpt_param_specs(p):
+        x[name] = x[name] * (64 if name.endswith("w_fc") else 4)
+    n = t.check_steps("train-gpt", p)
+    ref = t.gpt_reference_losses(p, x, n)
+    step = t.GptStep(tc, p, dtype, x)
+    for _ in range(12):
+        step()
+    got = step.losses()
+    out[dtype] = dict(ref=ref, got=got, tol=t.TOLERANCE["train-gpt"][dtype])
+print(json.dumps(out))"#;
+    let full = format!(
+        "import sys, json; sys.path.insert(0, {:?}); import torch_reference as t\n{code}",
+        repo().join("scripts/gpu").display().to_string()
+    );
+    let o = Command::new(&py).args(["-c", &full]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for dtype in ["f32", "bf16"] {
+        let r = &got[dtype];
+        let v = |k: &str| -> Vec<f64> {
+            r[k].as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        };
+        let (reference, losses, tol) = (v("ref"), v("got"), r["tol"].as_f64().unwrap());
+        assert_eq!(reference.len(), 4);
+        for (g, w) in losses.iter().zip(&reference) {
+            assert!(
+                (g - w).abs() <= tol * w.abs(),
+                "{dtype}: torch {losses:?} vs f64 {reference:?}"
+            );
+        }
+        assert!(losses[11] < losses[0], "{dtype}: no learning: {losses:?}");
+    }
 }
 
 /// The reference's statistics are bench's: same median, MAD, stdev, Tukey outliers and

@@ -3,9 +3,11 @@
 
 For every point of a bench plan (``bench plan --backend neuron --suite S --out plan.json``
 lists a suite's points; the plan is backend-independent) this script runs the vendor's best
-path on the same GPU -- torch.matmul (torch._scaled_mm for fp8 e4m3), torch SDPA, and an
+path on the same GPU -- torch.matmul (torch._scaled_mm for fp8 e4m3), torch SDPA, an
 equivalent torch MLP training step (nn.Linear layers, cross-entropy, torch.optim.SGD with
-momentum 0.9, lr 0.01) -- times it with CUDA events after an L2 flush (a memset of an
+momentum 0.9, lr 0.01), and an equivalent torch GPT training step for train-gpt (embeddings,
+pre-norm blocks with causal SDPA and a tanh-GELU MLP, tied head, cross-entropy,
+torch.optim.AdamW lr 1e-3, betas 0.9/0.95, eps 1e-8, weight decay 0.01) -- times it with CUDA events after an L2 flush (a memset of an
 L2-sized buffer, as bench does), samples until the median's 95% interval is within the
 target (bounded by min/max samples and a per-point budget), checks the output against a
 float64 reference on sampled rows, and writes a bench.run/1 run.json with backend kind
@@ -13,7 +15,10 @@ float64 reference on sampled rows, and writes a bench.run/1 run.json with backen
 fraction of the vendor's.
 
 Inputs are bench's own seeded inputs, bit for bit (kernels/src/rng.rs re-implemented with
-numpy): matmul A/B, attention Q/K/V, MLP parameters and batches. MLP labels (argmax of a
+numpy): matmul A/B, attention Q/K/V, MLP parameters and batches, GPT parameters and the
+Markov-chain token pool. Training points are checked on their first steps' losses against a
+float64 replay on the host (numpy; for train-gpt a hand-written backward, as
+kernels/src/gpt_ref.rs). MLP labels (argmax of a
 random teacher) are computed in float64 here and in float32 in bench, so a near-tie may give
 a different label; that cannot change a timing.
 
@@ -40,15 +45,27 @@ MOMENTUM = 0.9
 BATCH_POOL = 4
 MASK64 = (1 << 64) - 1
 
-# Tolerances: the same tables as kernels/src/{matmul,attention,mlp}.rs.
+# Tolerances: the same tables as kernels/src/{matmul,attention,mlp,gpt}.rs.
 TOLERANCE = {
     "matmul": {"f32": 1e-4, "tf32": 1e-2, "bf16": 1e-2, "f16": 2e-3, "fp8_e4m3": 5e-2},
     "attention": {"f32": 2e-4, "tf32": 1e-2, "bf16": 3e-2, "f16": 5e-3, "fp8_e4m3": 1e-1},
     "train-mlp": {"f32": 1e-4, "tf32": 5e-3, "f16": 1e-2, "bf16": 5e-2, "fp8_e4m3": 5e-2},
+    "train-gpt": {"f32": 1e-4, "tf32": 5e-3, "f16": 1e-2, "bf16": 5e-2, "fp8_e4m3": 5e-2},
 }
 DTYPE_BYTES = {"f32": 4, "tf32": 4, "bf16": 2, "f16": 2, "fp8_e4m3": 1}
 FULL_CHECK_MACS = 1 << 27
-WORKLOADS = ("matmul", "attention", "train-mlp")
+WORKLOADS = ("matmul", "attention", "train-mlp", "train-gpt")
+
+# train-gpt constants: kernels/src/gpt.rs.
+GPT_LR = 1e-3
+GPT_BETA1 = 0.9
+GPT_BETA2 = 0.95
+GPT_ADAM_EPS = 1e-8
+GPT_WEIGHT_DECAY = 0.01
+GPT_LN_EPS = 1e-5
+GPT_OPTIMIZER = ("adamw(lr=1e-3,beta1=0.9,beta2=0.95,eps=1e-8,weight_decay=0.01,decoupled,"
+                 "all-params)")
+GELU_C = math.sqrt(2.0 / math.pi)
 
 
 # ---------------------------------------------------------------- point accounting (as bench)
@@ -56,6 +73,32 @@ WORKLOADS = ("matmul", "attention", "train-mlp")
 def mlp_parameters(p):
     w = p["width"]
     return p["layers"] * (w * w + w) + w * p["classes"] + p["classes"]
+
+
+def gpt_param_specs(p):
+    """TrainGpt::param_specs: every parameter's name and shape, in the order bench uses."""
+    d, t, v = p["d_model"], p["seq"], p["vocab"]
+    f = 4 * d
+    specs = [("wte", (v, d)), ("wpe", (t, d))]
+    for layer in range(p["layers"]):
+        for name, shape in (("ln1_g", (d,)), ("ln1_b", (d,)), ("w_qkv", (d, 3 * d)),
+                            ("b_qkv", (3 * d,)), ("w_o", (d, d)), ("b_o", (d,)),
+                            ("ln2_g", (d,)), ("ln2_b", (d,)), ("w_fc", (d, f)), ("b_fc", (f,)),
+                            ("w_proj", (f, d)), ("b_proj", (d,))):
+            specs.append((f"h{layer}.{name}", shape))
+    specs += [("lnf_g", (d,)), ("lnf_b", (d,))]
+    return specs
+
+
+def gpt_parameters(p):
+    return sum(math.prod(shape) for _, shape in gpt_param_specs(p))
+
+
+def gpt_flops(p):
+    """TrainGpt::flops: (6 x matmul parameters + 12 x layers x d_model x seq) per token."""
+    matmul_params = gpt_parameters(p) - p["seq"] * p["d_model"]
+    per_token = 6.0 * float(matmul_params) + 12.0 * float(p["layers"] * p["d_model"] * p["seq"])
+    return per_token * float(p["batch"] * p["seq"])
 
 
 def flops(workload, p):
@@ -66,6 +109,8 @@ def flops(workload, p):
         return full / 2.0 if p["causal"] else full
     if workload == "train-mlp":
         return 6.0 * mlp_parameters(p) * p["batch"]
+    if workload == "train-gpt":
+        return gpt_flops(p)
     raise ValueError(f"no torch reference for workload {workload}")
 
 
@@ -75,6 +120,10 @@ def bytes_moved(workload, p, dtype):
         return float(e * (p["m"] * p["k"] + p["k"] * p["n"] + p["m"] * p["n"]))
     if workload == "attention":
         return 4.0 * p["b"] * p["h"] * p["s"] * p["d"] * e
+    if workload == "train-gpt":
+        tokens = float(p["batch"] * p["seq"])
+        acts = tokens * float(16 * p["d_model"] * p["layers"] + p["vocab"])
+        return float(e) * (8.0 * float(gpt_parameters(p)) + 2.0 * acts)
     acts = p["batch"] * (p["width"] * p["layers"] + p["classes"])
     return float(e * (5.0 * mlp_parameters(p) + 2.0 * acts))
 
@@ -84,10 +133,15 @@ def items(workload, p):
         return 1.0, "matmuls"
     if workload == "attention":
         return float(p["b"] * p["s"]), "tokens"
+    if workload == "train-gpt":
+        return float(p["batch"] * p["seq"]), "tokens"
     return float(p["batch"]), "samples"
 
 
-def check_steps(p):
+def check_steps(workload, p):
+    """Leading training steps checked against the float64 replay (as bench)."""
+    if workload == "train-gpt":
+        return 4 if gpt_flops(p) <= 2e9 else 2
     return 4 if mlp_parameters(p) * p["batch"] <= (1 << 30) else 2
 
 
@@ -140,6 +194,44 @@ def fill(seed, name, n, scale):
     return out
 
 
+def u64_stream(seed, name, n):
+    """The first n draws of Rng::for_stream(seed, name).next_u64(), as Python ints."""
+    import numpy as np
+
+    state0 = np.uint64(stream_seed(seed, name))
+    with np.errstate(over="ignore"):
+        z = state0 + np.arange(1, n + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return z.tolist()
+
+
+def gpt_tokens(seed, p):
+    """TrainGpt::inputs' token pool [BATCH_POOL, batch, seq + 1] (int32): a Markov chain from
+    the stream train-gpt/tokens, the next token (7t + 3) mod vocab when Rng::below(4) < 3, else
+    Rng::below(vocab); below(n) = (next_u64 * n) >> 64."""
+    import numpy as np
+
+    b, t, v = p["batch"], p["seq"], p["vocab"]
+    rows = BATCH_POOL * b
+    draws = u64_stream(seed, "train-gpt/tokens", rows * (2 * (t + 1) + 1))  # an upper bound
+    pos = 0
+    out = []
+    for _ in range(rows):
+        tok = (draws[pos] * v) >> 64
+        pos += 1
+        for _ in range(t + 1):
+            out.append(tok)
+            if (draws[pos] * 4) >> 64 < 3:
+                pos += 1
+                tok = (7 * tok + 3) % v
+            else:
+                tok = (draws[pos + 1] * v) >> 64
+                pos += 2
+    return np.asarray(out, dtype=np.int32).reshape(BATCH_POOL, b, t + 1)
+
+
 def round_to(values, dtype):
     """kernels::DType::round on float32 values (bf16/f16 round to nearest even)."""
     import numpy as np
@@ -183,6 +275,19 @@ def point_inputs(workload, p, dtype, seed):
             name: round_to(fill(seed, f"attention/{name}", size, 1.0), dtype).reshape(shape)
             for name in ("q", "k", "v")
         }
+    if workload == "train-gpt":
+        out = {}
+        # f32 arithmetic, as kernels/src/gpt.rs computes the scale: 0.02 * sqrt(3) (std 0.02)
+        scale2 = float(np.float32(0.02) * np.sqrt(np.float32(3.0)))
+        for name, shape in gpt_param_specs(p):
+            n = math.prod(shape)
+            if name.endswith("_g"):
+                values = np.ones(n, dtype=np.float32)
+            else:
+                values = fill(seed, f"train-gpt/{name}", n, scale2 if len(shape) == 2 else 0.01)
+            out[name] = round_to(values, dtype).reshape(shape)
+        out["tokens"] = gpt_tokens(seed, p)
+        return out
     w, b, c, layers = p["width"], p["batch"], p["classes"], p["layers"]
     out = {}
     shapes = []
@@ -456,6 +561,71 @@ class MlpStep:
         return [float(v) for v in self.loss_dev]
 
 
+def adamw(torch, params):
+    """torch.optim.AdamW with train-gpt's constants: the fused CUDA kernel where this torch
+    has it, else the default (foreach) implementation. Returns (optimizer, description)."""
+    kw = dict(lr=GPT_LR, betas=(GPT_BETA1, GPT_BETA2), eps=GPT_ADAM_EPS,
+              weight_decay=GPT_WEIGHT_DECAY)
+    try:
+        return torch.optim.AdamW(params, fused=True, **kw), "torch.optim.AdamW(fused=True)"
+    except (TypeError, RuntimeError, ValueError) as e:
+        why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        return torch.optim.AdamW(params, **kw), f"torch.optim.AdamW (fused unavailable: {why})"
+
+
+class GptStep:
+    """One train-gpt training step in torch, the model of kernels/src/gpt.rs: token and
+    position embeddings, pre-norm blocks (x += W_o attn(LN1 x); x += W_proj gelu_tanh(W_fc LN2
+    x)) with causal SDPA, a final LayerNorm, the head tied to the token embedding, mean
+    cross-entropy (in float32), AdamW on every parameter. Parameters are held in the point's
+    dtype (f32 for tf32, with TF32 matmuls allowed), as MlpStep does, and so is AdamW's state:
+    in f16 the second moment underflows and the step diverges within a few steps (tried with
+    torch on the CPU), so an f16 point fails its check (no suite has one)."""
+
+    def __init__(self, tc, p, dtype, x):
+        torch = tc.torch
+        torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
+        self.torch = torch
+        self.p = p
+        self.P = {}
+        for name, _ in gpt_param_specs(p):
+            self.P[name] = tc.tensor(x[name], dtype).requires_grad_(True)
+        self.tokens = _from_numpy(torch, x["tokens"].astype("int64")).to(tc.dev)
+        self.opt, self.optimizer = adamw(torch, list(self.P.values()))
+        self.step = 0
+        self.loss_dev = []
+
+    def __call__(self):
+        torch = self.torch
+        F = torch.nn.functional
+        P, p = self.P, self.p
+        b, t, d, h = p["batch"], p["seq"], p["d_model"], p["heads"]
+        tok = self.tokens[self.step % BATCH_POOL]
+        x = F.embedding(tok[:, :-1], P["wte"]) + P["wpe"]
+        for layer in range(p["layers"]):
+            W = _layer_params(P, layer)
+            a = F.layer_norm(x, (d,), W("ln1_g"), W("ln1_b"), eps=GPT_LN_EPS).view(b * t, d)
+            qkv = torch.addmm(W("b_qkv"), a, W("w_qkv")).view(b, t, 3, h, d // h)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [b, h, t, d/h]
+            att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            att = att.transpose(1, 2).reshape(b * t, d)
+            x = x + torch.addmm(W("b_o"), att, W("w_o")).view(b, t, d)
+            c = F.layer_norm(x, (d,), W("ln2_g"), W("ln2_b"), eps=GPT_LN_EPS).view(b * t, d)
+            u = F.gelu(torch.addmm(W("b_fc"), c, W("w_fc")), approximate="tanh")
+            x = x + torch.addmm(W("b_proj"), u, W("w_proj")).view(b, t, d)
+        xf = F.layer_norm(x, (d,), P["lnf_g"], P["lnf_b"], eps=GPT_LN_EPS).view(b * t, d)
+        logits = xf @ P["wte"].t()
+        loss = F.cross_entropy(logits.float(), tok[:, 1:].reshape(-1))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.loss_dev.append(loss.detach())
+        self.step += 1
+
+    def losses(self):
+        return [float(v) for v in self.loss_dev]
+
+
 def rel_error(out, ref):
     """bench's metric: max |out − ref| / (|ref| + rms(ref)), on float64 tensors."""
     rms = ref.pow(2).mean().sqrt()
@@ -529,6 +699,152 @@ def reference_losses(p, x, steps):
     return losses
 
 
+def _ln(x, g, b):
+    """LayerNorm over the last axis (eps 1e-5); returns y and what the backward needs."""
+    import numpy as np
+
+    xc = x - x.mean(axis=-1, keepdims=True)
+    rstd = 1.0 / np.sqrt((xc * xc).mean(axis=-1, keepdims=True) + GPT_LN_EPS)
+    xhat = xc * rstd
+    return xhat * g + b, (xhat, rstd)
+
+
+def _ln_back(dy, cache, g):
+    """dx, dgain, dbias of _ln."""
+    xhat, rstd = cache
+    dxh = dy * g
+    dx = rstd * (dxh - dxh.mean(axis=-1, keepdims=True)
+                 - xhat * (dxh * xhat).mean(axis=-1, keepdims=True))
+    return dx, (dy * xhat).sum(axis=0), dy.sum(axis=0)
+
+
+def _heads(m, h):
+    """[t, h*hd] -> [h, t, hd]."""
+    t, d = m.shape
+    return m.reshape(t, h, d // h).transpose(1, 0, 2)
+
+
+def _causal_probs(q, k, scale):
+    """Softmax of causal scaled scores for one sequence: q, k [h, t, hd] -> [h, t, t]."""
+    import numpy as np
+
+    s = q @ k.transpose(0, 2, 1) * scale
+    t = s.shape[-1]
+    s = np.where(np.triu(np.ones((t, t), dtype=bool), 1), -np.inf, s)
+    s = np.exp(s - s.max(axis=-1, keepdims=True))
+    return s / s.sum(axis=-1, keepdims=True)
+
+
+def _layer_params(params, layer):
+    """P(name) -> params["h{layer}.name"]."""
+    return lambda name: params[f"h{layer}.{name}"]
+
+
+def gpt_loss_and_grads(p, params, tokens):
+    """float64 loss and gradients (a dict by parameter name) of one train-gpt batch
+    `tokens` [batch, seq + 1]: forward and hand-written backward as kernels/src/gpt_ref.rs."""
+    import numpy as np
+
+    b, t, d, h, L = p["batch"], p["seq"], p["d_model"], p["heads"], p["layers"]
+    hd = d // h
+    scale = 1.0 / math.sqrt(hd)
+    n = b * t
+    inp = tokens[:, :-1].reshape(-1).astype(np.int64)
+    tgt = tokens[:, 1:].reshape(-1).astype(np.int64)
+    wte, wpe = params["wte"], params["wpe"]
+    x = wte[inp] + np.tile(wpe, (b, 1))
+    caches = []
+    for layer in range(L):
+        P = _layer_params(params, layer)
+        a, ln1 = _ln(x, P("ln1_g"), P("ln1_b"))
+        qkv = a @ P("w_qkv") + P("b_qkv")
+        att = np.empty((n, d))
+        for i in range(b):  # one sequence at a time: [h, t, t] probabilities, not [b, h, t, t]
+            rows = slice(i * t, (i + 1) * t)
+            q, k, v = (_heads(qkv[rows, j * d:(j + 1) * d], h) for j in range(3))
+            att[rows] = (_causal_probs(q, k, scale) @ v).transpose(1, 0, 2).reshape(t, d)
+        x = x + att @ P("w_o") + P("b_o")
+        c, ln2 = _ln(x, P("ln2_g"), P("ln2_b"))
+        u = c @ P("w_fc") + P("b_fc")
+        th = np.tanh(GELU_C * (u + 0.044715 * u ** 3))
+        gl = 0.5 * u * (1.0 + th)
+        x = x + gl @ P("w_proj") + P("b_proj")
+        caches.append((a, ln1, qkv, att, c, ln2, u, th, gl))
+    xf, lnf = _ln(x, params["lnf_g"], params["lnf_b"])
+    logits = xf @ wte.T
+    mx = logits.max(axis=1, keepdims=True)
+    lse = mx[:, 0] + np.log(np.exp(logits - mx).sum(axis=1))
+    loss = float(np.mean(lse - logits[np.arange(n), tgt]))
+    dlogits = np.exp(logits - lse[:, None])
+    del logits
+    dlogits[np.arange(n), tgt] -= 1.0
+    dlogits /= n
+    grads = {"wte": dlogits.T @ xf}
+    dx, grads["lnf_g"], grads["lnf_b"] = _ln_back(dlogits @ wte, lnf, params["lnf_g"])
+    del dlogits
+    for layer in reversed(range(L)):
+        pre = f"h{layer}."
+        P = _layer_params(params, layer)
+        a, ln1, qkv, att, c, ln2, u, th, gl = caches[layer]
+        # MLP: x_out = x_mid + gelu(c W_fc + b_fc) W_proj + b_proj
+        grads[pre + "w_proj"] = gl.T @ dx
+        grads[pre + "b_proj"] = dx.sum(axis=0)
+        dgl = dx @ P("w_proj").T
+        du = dgl * (0.5 * (1.0 + th)
+                    + 0.5 * u * (1.0 - th * th) * GELU_C * (1.0 + 3.0 * 0.044715 * u * u))
+        grads[pre + "w_fc"] = c.T @ du
+        grads[pre + "b_fc"] = du.sum(axis=0)
+        dln2, grads[pre + "ln2_g"], grads[pre + "ln2_b"] = _ln_back(du @ P("w_fc").T, ln2,
+                                                                    P("ln2_g"))
+        dx = dx + dln2
+        # attention: x_mid = x_in + attn(a W_qkv + b_qkv) W_o + b_o
+        grads[pre + "w_o"] = att.T @ dx
+        grads[pre + "b_o"] = dx.sum(axis=0)
+        datt = dx @ P("w_o").T
+        dqkv = np.empty_like(qkv)
+        for i in range(b):
+            rows = slice(i * t, (i + 1) * t)
+            q, k, v = (_heads(qkv[rows, j * d:(j + 1) * d], h) for j in range(3))
+            pr = _causal_probs(q, k, scale)
+            dy = _heads(datt[rows], h)
+            dp = dy @ v.transpose(0, 2, 1)
+            ds = pr * (dp - (dp * pr).sum(axis=-1, keepdims=True)) * scale
+            for j, g in enumerate((ds @ k, ds.transpose(0, 2, 1) @ q, pr.transpose(0, 2, 1) @ dy)):
+                dqkv[rows, j * d:(j + 1) * d] = g.transpose(1, 0, 2).reshape(t, d)
+        grads[pre + "w_qkv"] = a.T @ dqkv
+        grads[pre + "b_qkv"] = dqkv.sum(axis=0)
+        dln1, grads[pre + "ln1_g"], grads[pre + "ln1_b"] = _ln_back(dqkv @ P("w_qkv").T, ln1,
+                                                                    P("ln1_g"))
+        dx = dx + dln1
+    np.add.at(grads["wte"], inp, dx)
+    grads["wpe"] = dx.reshape(b, t, d).sum(axis=0)
+    return loss, grads
+
+
+def gpt_reference_losses(p, x, steps):
+    """float64 replay of the first train-gpt steps on the host (numpy): the loss before each
+    AdamW update (bias-corrected, decoupled weight decay on every parameter), as
+    kernels/src/gpt_ref.rs; step i uses batch i % BATCH_POOL."""
+    import numpy as np
+
+    names = [name for name, _ in gpt_param_specs(p)]
+    params = {name: x[name].astype(np.float64) for name in names}
+    m = {name: np.zeros_like(params[name]) for name in names}
+    v = {name: np.zeros_like(params[name]) for name in names}
+    losses = []
+    for step in range(steps):
+        loss, grads = gpt_loss_and_grads(p, params, x["tokens"][step % BATCH_POOL])
+        losses.append(loss)
+        c1, c2 = 1.0 - GPT_BETA1 ** (step + 1), 1.0 - GPT_BETA2 ** (step + 1)
+        for name in names:
+            g = grads[name]
+            m[name] = GPT_BETA1 * m[name] + (1.0 - GPT_BETA1) * g
+            v[name] = GPT_BETA2 * v[name] + (1.0 - GPT_BETA2) * g * g
+            upd = (m[name] / c1) / (np.sqrt(v[name] / c2) + GPT_ADAM_EPS)
+            params[name] = params[name] - GPT_LR * (upd + GPT_WEIGHT_DECAY * params[name])
+    return losses
+
+
 def measure(tc, run, args, seed):
     start = time.perf_counter()
     warm = 0
@@ -567,14 +883,14 @@ def run_point(tc, pt, args, init_s):
     w, p, dtype = pt["workload"], pt["params"], pt["dtype"]
     rec = blank_record(pt, dtype)
     rec["one_off_s"]["init"] = init_s
-    if w not in ("matmul", "attention", "train-mlp"):
+    if w not in WORKLOADS:
         rec["reason"] = f"no torch reference for {w}"
         return rec
     if w == "attention" and dtype not in ("bf16", "f16"):
         rec["reason"] = "bench's cuda attention runs bf16 and f16 only"
         return rec
-    if w == "train-mlp" and dtype == "fp8_e4m3":
-        rec["reason"] = "train-mlp has no fp8 variant"
+    if w in ("train-mlp", "train-gpt") and dtype == "fp8_e4m3":
+        rec["reason"] = f"{w} has no fp8 variant (no fp8 training step in torch)"
         return rec
     if dtype == "fp8_e4m3" and (tc.props.major, tc.props.minor) < (8, 9):
         rec["reason"] = "fp8 e4m3 needs compute capability 8.9+"
@@ -586,19 +902,25 @@ def run_point(tc, pt, args, init_s):
             run = prepare_matmul(tc, p, dtype, x)
         elif w == "attention":
             run = prepare_attention(tc, p, dtype, x)
+        elif w == "train-gpt":
+            run = GptStep(tc, p, dtype, x)
         else:
             run = MlpStep(tc, p, dtype, x)
         tc.torch.cuda.synchronize()
         rec["one_off_s"]["load"] = time.perf_counter() - t_load
         rec["timer"] = "cuda_event"
         tol = TOLERANCE[w][dtype]
-        if w == "train-mlp":
-            steps = check_steps(p)
+        reference_s = None
+        if w in ("train-mlp", "train-gpt"):
+            steps = check_steps(w, p)
             for _ in range(steps):
                 tc.timed(run)
             got = run.losses()
-            ref = reference_losses(p, x, steps)
-            err = max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(got, ref))
+            t_ref = time.perf_counter()
+            ref = (gpt_reference_losses if w == "train-gpt" else reference_losses)(p, x, steps)
+            reference_s = time.perf_counter() - t_ref
+            err = max(abs(a - b) / max(abs(b), 1e-12) if math.isfinite(a) else math.inf
+                      for a, b in zip(got, ref))
             checked = steps
         else:
             out = run()
@@ -608,6 +930,8 @@ def run_point(tc, pt, args, init_s):
         passed = math.isfinite(err) and err <= tol
         rec["check"] = {"max_rel_err": err if math.isfinite(err) else None, "tolerance": tol,
                         "passed": passed, "checked": checked}
+        if reference_s is not None:
+            rec["check"]["reference_s"] = reference_s
         if not passed:
             rec["status"] = "failed"
             rec["reason"] = f"correctness check failed: max relative error {err:.3e} > {tol}"
@@ -625,11 +949,13 @@ def run_point(tc, pt, args, init_s):
     if not met:
         rec["reason"] = (f"noise target {args.target_noise * 100:.1f}% not reached within the "
                          f"{args.budget:.1f} s budget (see stats.ci95_*)")
-    if w == "train-mlp":
+    if w in ("train-mlp", "train-gpt"):
         losses = run.losses()
-        rec["train"] = {"steps": len(losses), "losses": losses,
-                        "optimizer": "sgd-momentum(lr=0.01,momentum=0.9)",
-                        "checked_steps": check_steps(p)}
+        optimizer = ("sgd-momentum(lr=0.01,momentum=0.9)" if w == "train-mlp"
+                     else f"{GPT_OPTIMIZER}; {run.optimizer}")
+        rec["train"] = {"steps": len(losses),
+                        "losses": [v if math.isfinite(v) else None for v in losses],
+                        "optimizer": optimizer, "checked_steps": check_steps(w, p)}
     return rec
 
 
