@@ -12,6 +12,8 @@ mod convert;
 mod driver;
 mod gemm;
 mod gpt;
+#[cfg(test)]
+mod gpt_emulated;
 mod gpt_launch;
 mod gpt_plan;
 #[cfg(test)]
