@@ -5,13 +5,15 @@
 //! and written as a program for kernels/cuda/check/gpt_step.cpp, which runs each launch through
 //! the real gpt.cu / mlp.cu kernels under the host emulation (check/emulate.h) and each GEMM
 //! with cuBLASLt's semantics (row-major C = op(A)·op(B) + bias + C_in, strided batches, one
-//! rounding to the output type). The losses of several steps must pass the harness's gate
-//! (`check_losses` at `TrainGpt::tolerance`) against kernels::gpt_ref, in f32 and bf16 storage,
-//! and the first step's gradients must match the reference's. This covers what the f64 plan
-//! executor (`gpt_plan_host`) cannot: the kernels' own head layouts, in-place backward
-//! kernels, accumulate flags, dtype codes, argument order and grids. Not covered: the inline
-//! PTX, cuBLASLt itself, timing. Needs a C++20 compiler (like backends/tests/cuda_emulated.rs;
-//! without one the test says so and passes, unless BENCH_REQUIRE_CLANG=1).
+//! rounding to the output type). The losses of five steps must pass the harness's gate
+//! (`check_losses` at `TrainGpt::tolerance`) against kernels::gpt_ref, in f32, bf16 and f16
+//! storage, and the first step's gradients must match the reference's (a check of this
+//! test's own: the loss gate misses many backward bugs at these sizes). This covers what the
+//! f64 plan executor (`gpt_plan_host`) cannot: the kernels' own head layouts, in-place
+//! backward kernels, accumulate flags, dtype codes, argument order and grids. Not covered: the
+//! inline PTX, cuBLASLt itself (nor TF32 inputs), timing. Needs a C++20 compiler (like
+//! backends/tests/cuda_emulated.rs; without one the test says so and passes, unless
+//! BENCH_REQUIRE_CLANG=1).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -311,11 +313,12 @@ fn grad_error(c: &Case, grads: &[f64]) -> ((String, f64), bool) {
 /// Tolerance of the first step's gradients (this test's own, in bench's error metric; the
 /// loss gate alone is blind to many backward bugs at these sizes: at initialisation the loss
 /// barely depends on attention, and bf16's gate is 5e-2). f32 storage computes in f32
-/// throughout (seen: ≤ 2e-6); bf16 storage rounds every activation to 8 significant bits on
-/// the way (seen: ≤ 3e-2).
+/// throughout (seen: ≤ 2e-6); bf16 and f16 storage round every activation to 8 or 11
+/// significant bits on the way (seen: ≤ 3e-2 in bf16, ≤ 2e-3 in f16).
 fn grad_tolerance(dtype: DType) -> f64 {
     match dtype {
         DType::F32 => 1e-4,
+        DType::F16 => 1e-2,
         _ => 6e-2,
     }
 }
@@ -348,25 +351,33 @@ fn emulated_kernels_reproduce_the_reference_trajectory() {
     build_driver(&cxx, &exe);
     let built = t0.elapsed();
 
-    // 5 steps: more than BATCH_POOL, so pool slots are reused. Sizes: two heads, two layers;
-    // odd sizes with three heads and a full-width grid; d, seq and vocab over 32 (several
-    // columns per lane) with B·T over 64 (two row blocks in the column sums).
-    let models = [
-        (gpt(16, 2, 2, 8, 13, 2), 1),
-        (gpt(12, 1, 3, 5, 7, 3), 132),
-        (gpt(40, 1, 2, 33, 37, 2), 1),
-    ];
-    let mut cases = Vec::new();
-    for (p, sms) in models {
-        for dtype in [DType::F32, DType::Bf16] {
-            cases.push(Case {
-                p,
-                dtype,
-                steps: 5,
-                sms,
-            });
-        }
-    }
+    // 5 steps: more than BATCH_POOL, so pool slots are reused. Models: two heads, two layers
+    // (grid-stride grids clamped to 8 blocks: several iterations each); odd sizes with three
+    // heads and unclamped grids; d, seq and vocab over 32 (several columns per lane) with B·T
+    // over 64 (two row blocks in the column sums). Every dtype code the binding uses: f32 and
+    // bf16 on the first two, f16 on the cheapest; the largest in f32 only (the emulation
+    // starts a host thread per CUDA thread, and its index math does not depend on the dtype).
+    let (a, b, c) = (
+        gpt(16, 2, 2, 8, 13, 2),
+        gpt(12, 1, 3, 5, 7, 3),
+        gpt(40, 1, 2, 33, 37, 2),
+    );
+    let cases: Vec<Case> = [
+        (a, DType::F32, 1),
+        (a, DType::Bf16, 1),
+        (b, DType::F32, 132),
+        (b, DType::Bf16, 132),
+        (b, DType::F16, 132),
+        (c, DType::F32, 1),
+    ]
+    .into_iter()
+    .map(|(p, dtype, sms)| Case {
+        p,
+        dtype,
+        steps: 5,
+        sms,
+    })
+    .collect();
     // All runs at once: each is one process; the machine's cores share them.
     let runs: Vec<_> = cases
         .iter()
