@@ -395,9 +395,13 @@ fn emulated_kernels_reproduce_the_reference_trajectory() {
             (c, blocks, child)
         })
         .collect();
+    let outputs: Vec<_> = runs
+        .into_iter()
+        .map(|(c, blocks, child)| (c, blocks, child.wait_with_output().unwrap()))
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
     let mut failures = Vec::new();
-    for (c, blocks, child) in runs {
-        let o = child.wait_with_output().unwrap();
+    for (c, blocks, o) in outputs {
         let stdout = String::from_utf8_lossy(&o.stdout);
         assert!(
             o.status.success(),
@@ -428,7 +432,6 @@ fn emulated_kernels_reproduce_the_reference_trajectory() {
             failures.push(format!("{c:?}: gradient padding is not zero"));
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
     eprintln!(
         "built in {:.1} s, ran in {:.1} s",
         built.as_secs_f64(),
