@@ -680,3 +680,32 @@ fn measuring_path_runs_with_a_numpy_stand_in_for_torch() {
         }
     }
 }
+
+/// The script's loss gate agrees with kernels::check::check_losses on both criteria (every
+/// step within the tolerance; the descent within DESCENT_FACTOR × tolerance).
+#[test]
+fn python_loss_gate_matches_check_losses() {
+    let Some(py) = python() else { return };
+    let want = [5.58, 5.56, 5.54, 5.52];
+    let cases: [(&[f64], f64); 5] = [
+        (&[5.58, 5.57, 5.56, 5.55], 1e-2), // each step close, descent halved: fails
+        (&[5.58, 5.5605, 5.5405, 5.5205], 1e-2), // descent 0.8% off, within 20%: passes
+        (&[5.58, 5.56, 5.54, 5.52], 1e-4), // exact
+        (&[5.58, 5.5601, 5.5401, 5.5201], 1e-4), // descent 0.17% off, within 0.2%: passes
+        (&[5.58, 5.5601, 5.5402, 5.5203], 1e-4), // descent 0.5% off: fails
+    ];
+    for (got, tol) in cases {
+        let c = kernels::check::check_losses(got, &want, tol);
+        assert!(
+            c.max_rel_err <= tol,
+            "{got:?}: the per-step criterion alone passes"
+        );
+        let code = format!(
+            "print(json.dumps(t.descent_failure({}, {}, {tol})))",
+            serde_json::to_string(got).unwrap(),
+            serde_json::to_string(&want).unwrap()
+        );
+        let py_fails = !py_json(&py, &code).is_null();
+        assert_eq!(py_fails, !c.passed, "{got:?} at {tol}: {:?}", c.detail);
+    }
+}

@@ -163,7 +163,10 @@ impl TrainGpt {
             DType::F32 => 1e-4,
             DType::Tf32 => 5e-3,
             DType::F16 => 1e-2,
-            DType::Bf16 | DType::Fp8E4m3 => 5e-2,
+            // Measured loss errors in bf16 storage: 0.6-1.1e-4 (CPU, candle), 2-4e-4 (the CUDA
+            // step under emulation), 3-9e-5 (torch on a CPU); 1e-2 leaves two orders of margin
+            // and keeps the descent criterion of check_losses (20×) meaningful.
+            DType::Bf16 | DType::Fp8E4m3 => 1e-2,
         }
     }
 }
