@@ -164,7 +164,7 @@ pub fn check_losses(losses: &[f64], reference: &[f64], tolerance: f64) -> CheckR
         let got = losses[0] - losses[n - 1];
         let err = (got - want).abs() / want.abs();
         let allowed = DESCENT_FACTOR * tolerance;
-        if want.abs() >= 1e-4 * reference[0].abs() && !(err <= allowed) {
+        if want.abs() >= 1e-4 * reference[0].abs() && (err > allowed || err.is_nan()) {
             detail = Some(format!(
                 "the loss fell by {got:.6} over steps 1-{n} where the reference fell by {want:.6} \
                  (relative error {err:.3e}, tolerance {allowed:.1e}): each step's loss is close, \
