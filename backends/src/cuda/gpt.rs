@@ -15,7 +15,7 @@ use kernels::gpt::{TrainGpt, BATCH_POOL};
 use kernels::tensor::find;
 use kernels::{DType, HostTensor, Produced};
 
-use super::convert::{decode, encode};
+use super::convert::encode;
 use super::driver::{DevBuf, EventTimer};
 use super::gpt_launch::launches;
 use super::gpt_plan::{
@@ -233,9 +233,10 @@ impl<'a> GpuGpt<'a> {
 impl Prepared for GpuGpt<'_> {
     fn run(&mut self) -> Result<Option<f64>, BackendError> {
         let this = &*self;
-        let secs = this.dev.timed(&this.timer, || this.enqueue_step())?;
-        let bytes = self.dev.gpu.download(&self.bufs[&Buf::Loss]).map_err(pe)?;
-        self.losses.push(decode(&bytes, Elem::F32)[0] as f64);
+        let (secs, loss) = this
+            .dev
+            .timed_step(&this.timer, &this.bufs[&Buf::Loss], || this.enqueue_step())?;
+        self.losses.push(loss);
         self.step += 1;
         Ok(Some(secs))
     }

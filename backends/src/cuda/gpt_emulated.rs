@@ -31,6 +31,7 @@ use super::convert::encode;
 use super::driver::KArg;
 use super::gpt_launch::launches;
 use super::gpt_plan::{address, buffers, elem_size, param_offsets, step_plan, Buf, Dims, StepOp};
+use super::gpt_plan_host::gpt;
 use super::layout::Epilogue;
 use super::mlp::storage;
 
@@ -320,17 +321,6 @@ fn grad_tolerance(dtype: DType) -> f64 {
         DType::F32 => 1e-4,
         DType::F16 => 1e-2,
         _ => 6e-2,
-    }
-}
-
-fn gpt(d: u64, layers: u64, heads: u64, seq: u64, vocab: u64, batch: u64) -> TrainGpt {
-    TrainGpt {
-        d_model: d,
-        layers,
-        heads,
-        seq,
-        vocab,
-        batch,
     }
 }
 

@@ -438,7 +438,8 @@ fn run_plan(p: &TrainGpt, steps: usize) -> (Vec<f64>, BTreeMap<Buf, Vec<f64>>) {
     (losses, h.mem)
 }
 
-fn gpt(d: u64, layers: u64, heads: u64, seq: u64, vocab: u64, batch: u64) -> TrainGpt {
+/// A model of these sizes (d_model, layers, heads, seq, vocab, batch); also used by gpt_emulated.
+pub(super) fn gpt(d: u64, layers: u64, heads: u64, seq: u64, vocab: u64, batch: u64) -> TrainGpt {
     TrainGpt {
         d_model: d,
         layers,

@@ -17,7 +17,7 @@ use kernels::mlp::{TrainMlp, BATCH_POOL, LEARNING_RATE, MOMENTUM};
 use kernels::tensor::find;
 use kernels::{DType, HostTensor, Produced};
 
-use super::convert::{decode, encode};
+use super::convert::encode;
 use super::driver::{DevBuf, EventTimer, KArg};
 use super::layout::{Compute, Elem};
 use super::lt::{GemmPtrs, GemmSpec, LtGemm};
@@ -278,9 +278,10 @@ impl<'a> GpuMlp<'a> {
 impl Prepared for GpuMlp<'_> {
     fn run(&mut self) -> Result<Option<f64>, BackendError> {
         let this = &*self;
-        let secs = this.dev.timed(&this.timer, || this.enqueue_step())?;
-        let bytes = self.dev.gpu.download(&self.bufs[&Buf::Loss]).map_err(pe)?;
-        self.losses.push(decode(&bytes, Elem::F32)[0] as f64);
+        let (secs, loss) = this
+            .dev
+            .timed_step(&this.timer, &this.bufs[&Buf::Loss], || this.enqueue_step())?;
+        self.losses.push(loss);
         self.step += 1;
         Ok(Some(secs))
     }

@@ -91,6 +91,20 @@ impl Device {
         timer.stop().map_err(pe)
     }
 
+    /// One timed training step (`work` enqueues it), then its loss read back from the f32 at
+    /// `loss` (outside the timed region): (seconds, loss).
+    fn timed_step(
+        &self,
+        timer: &EventTimer,
+        loss: &DevBuf,
+        work: impl FnOnce() -> Result<(), String>,
+    ) -> Result<(f64, f64), BackendError> {
+        let secs = self.timed(timer, work)?;
+        let bytes = self.gpu.download(loss).map_err(BackendError::Point)?;
+        let value = convert::decode(&bytes, layout::Elem::F32)[0] as f64;
+        Ok((secs, value))
+    }
+
     fn start_sampling(&self) {
         let s = match (&self.nvml, &self.uuid) {
             (Ok(n), Some(u)) => Some(telemetry::Sampler::start(n.clone(), u.clone())),
