@@ -14,8 +14,7 @@
 
 use kernels::gpt::TrainGpt;
 
-use super::layout::{Epilogue, RowMajorGemm};
-use super::lt::Batch;
+use super::layout::{Batch, Epilogue, RowMajorGemm};
 
 /// A buffer of the step, by role. Storage dtype unless [`Buf::is_f32`] or ids/targets (i32).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

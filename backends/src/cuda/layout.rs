@@ -53,6 +53,23 @@ pub struct RowMajorGemm {
     pub trans_b: bool,
 }
 
+/// A strided batch of GEMMs: `count` independent products, matrix i of each operand at
+/// `i × stride` elements from its pointer (operands named as in [`RowMajorGemm`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    pub count: u64,
+    pub stride_a: i64,
+    pub stride_b: i64,
+    pub stride_c: i64,
+}
+
+impl Batch {
+    /// The strides in cuBLASLt's operand order [A, B, C]: its A is our B, its B our A.
+    pub fn lt_strides(self) -> [i64; 3] {
+        [self.stride_b, self.stride_a, self.stride_c]
+    }
+}
+
 /// One column-major matrix layout: rows, cols, leading dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
@@ -191,6 +208,52 @@ mod tests {
             let c = lt_reference(&p, &b_buf, &a_buf);
             for (x, y) in c.iter().zip(&want) {
                 assert!((x - y).abs() < 1e-12, "{ta} {tb}: {x} vs {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn strided_batches_map_each_operand_to_its_stride() {
+        let (m, n, k, count) = (3usize, 4usize, 5usize, 3usize);
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let g = RowMajorGemm {
+                m: m as u64,
+                n: n as u64,
+                k: k as u64,
+                trans_a: ta,
+                trans_b: tb,
+            };
+            // Padded strides, different per operand, so a swap reads the wrong matrices.
+            let batch = Batch {
+                count: count as u64,
+                stride_a: (m * k + 2) as i64,
+                stride_b: (k * n + 7) as i64,
+                stride_c: (m * n + 1) as i64,
+            };
+            let a: Vec<f64> = (0..count * (m * k + 2))
+                .map(|i| (i as f64 * 0.31).sin())
+                .collect();
+            let b: Vec<f64> = (0..count * (k * n + 7))
+                .map(|i| (i as f64 * 0.57).cos())
+                .collect();
+            let p = g.to_lt();
+            let [sa_lt, sb_lt, sc_lt] = batch.lt_strides().map(|s| s as usize);
+            for i in 0..count {
+                let (a_i, b_i) = (
+                    &a[i * batch.stride_a as usize..],
+                    &b[i * batch.stride_b as usize..],
+                );
+                let a_m: Vec<f64> = a_i[..m * k].to_vec();
+                let b_m: Vec<f64> = b_i[..k * n].to_vec();
+                let a_plain = if ta { transpose(&a_m, k, m) } else { a_m };
+                let b_plain = if tb { transpose(&b_m, n, k) } else { b_m };
+                let want = kernels::linalg::matmul(&a_plain, &b_plain, m, k, n);
+                // cuBLASLt reads batch i of its A (our B) and its B (our A) at its own strides.
+                let c = lt_reference(&p, &b[i * sa_lt..], &a[i * sb_lt..]);
+                assert_eq!(sc_lt, batch.stride_c as usize);
+                for (x, y) in c.iter().zip(&want) {
+                    assert!((x - y).abs() < 1e-12, "{ta} {tb} batch {i}: {x} vs {y}");
+                }
             }
         }
     }

@@ -12,7 +12,7 @@ use cudarc::cublaslt::result as lt;
 use cudarc::cublaslt::sys;
 use cudarc::driver::CudaStream;
 
-use super::layout::{Compute, Elem, Epilogue, Layout, RowMajorGemm};
+use super::layout::{Batch, Compute, Elem, Epilogue, Layout, RowMajorGemm};
 
 /// Workspace offered to cuBLASLt: 32 MiB, what PyTorch uses on Hopper.
 pub const WORKSPACE_BYTES: usize = 32 << 20;
@@ -98,15 +98,6 @@ pub struct GemmSpec {
     /// D = op(A)·op(B) (+ epilogue) + C_in (beta = 1, C_in from `GemmPtrs::c_in`), e.g. a
     /// residual add; otherwise beta = 0.
     pub accumulate: bool,
-}
-
-/// A strided batch of GEMMs (strides in elements, operands named as in [`RowMajorGemm`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Batch {
-    pub count: u64,
-    pub stride_a: i64,
-    pub stride_b: i64,
-    pub stride_c: i64,
 }
 
 /// Device pointers for one call (0 where unused).
@@ -245,12 +236,12 @@ impl LtGemm {
             set_desc(desc, A::CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &ptrs.scale_b)?;
             set_desc(desc, A::CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &ptrs.scale_a)?;
         }
-        // cuBLASLt's A is our B, its B our A (layout.rs).
-        let bat = |stride: fn(&Batch) -> i64| spec.batch.map(|b| (b.count, stride(&b)));
+        // In cuBLASLt's operand order (its A is our B; layout.rs).
+        let bat = |i: usize| spec.batch.map(|b| (b.count, b.lt_strides()[i]));
         // One at a time, so that Drop frees those made before a failure.
-        g.layouts[0] = layout(spec.input, p.a, bat(|b| b.stride_b))?;
-        g.layouts[1] = layout(spec.input, p.b, bat(|b| b.stride_a))?;
-        g.layouts[2] = layout(spec.output, p.c, bat(|b| b.stride_c))?;
+        g.layouts[0] = layout(spec.input, p.a, bat(0))?;
+        g.layouts[1] = layout(spec.input, p.b, bat(1))?;
+        g.layouts[2] = layout(spec.output, p.c, bat(2))?;
         let pref = lt::create_matmul_pref().map_err(|e| err("preference", e))?;
         let ws = WORKSPACE_BYTES as u64;
         // SAFETY: `ws` is a live u64, the documented type of MAX_WORKSPACE_BYTES.
