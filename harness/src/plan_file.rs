@@ -35,9 +35,10 @@ pub struct PlanPoint {
 
 /// The plan for these arguments.
 pub fn build(args: &PlanArgs) -> Result<PlanFile> {
-    if args.backend != "neuron" {
+    if args.backend != "neuron" && args.backend != "cuda" {
         bail!(
-            "bench plan --backend {}: plans are for building NEFFs ahead of a run; use --backend neuron",
+            "bench plan --backend {}: plans are for building NEFFs ahead of a run (--backend neuron) \
+             or for the torch reference beside a GPU run (--backend cuda)",
             args.backend
         );
     }
@@ -91,11 +92,21 @@ pub fn build(args: &PlanArgs) -> Result<PlanFile> {
 pub fn write(args: &PlanArgs) -> Result<()> {
     let plan = build(args)?;
     crate::store::write_json_atomic(&args.out, &plan)?;
+    let next = if args.backend == "cuda" {
+        format!(
+            "python3 scripts/gpu/torch_reference.py --plan {} --out DIR (or scripts/gpu/verify.sh)",
+            args.out.display()
+        )
+    } else {
+        format!(
+            "python3 scripts/neuron/build_neffs.py {} --out neffs --target trn2",
+            args.out.display()
+        )
+    };
     eprintln!(
-        "bench: wrote {} points to {}; next: python3 scripts/neuron/build_neffs.py {} --out neffs --target trn2",
+        "bench: wrote {} points to {}; next: {next}",
         plan.points.len(),
         args.out.display(),
-        args.out.display()
     );
     Ok(())
 }

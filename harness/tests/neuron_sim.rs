@@ -525,4 +525,24 @@ fn plan_writes_points_and_rejects_other_backends() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--backend neuron"));
+    assert!(stderr(&o).contains("--backend cuda"));
+    // A plan for the torch reference beside a GPU run: same points, its own next step.
+    let o = bench(&[])
+        .args([
+            "plan",
+            "--backend",
+            "cuda",
+            "--workload",
+            "train-gpt",
+            "--out",
+        ])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("torch_reference.py"), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    assert_eq!(v["backend"], "cuda");
+    assert_eq!(v["points"].as_array().unwrap().len(), 2);
 }

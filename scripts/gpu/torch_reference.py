@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Vendor reference for bench's CUDA backend: the same points measured with PyTorch.
 
-For every point of a bench plan (``bench plan --backend neuron --suite S --out plan.json``
+For every point of a bench plan (``bench plan --backend cuda --suite S --out plan.json``
 lists a suite's points; the plan is backend-independent) this script runs the vendor's best
 path on the same GPU -- torch.matmul (torch._scaled_mm for fp8 e4m3), torch SDPA, an
 equivalent torch MLP training step (nn.Linear layers, cross-entropy, torch.optim.SGD with
@@ -991,10 +991,10 @@ def load_plan(path):
             plan = json.load(f)
     except (OSError, json.JSONDecodeError) as e:
         raise SystemExit(f"error: cannot read plan {path}: {e}; write one with "
-                         f"`bench plan --backend neuron --suite standard --out {path}`")
+                         f"`bench plan --backend cuda --suite standard --out {path}`")
     if not isinstance(plan, dict) or "points" not in plan:
         raise SystemExit(f"error: {path} is not a bench plan (no 'points'); write one with "
-                         f"`bench plan --backend neuron --suite standard --out {path}`")
+                         f"`bench plan --backend cuda --suite standard --out {path}`")
     return plan
 
 

@@ -90,9 +90,8 @@ mkdir -p "$out" || die "cannot create $out"
 echo "verify.sh: writing into $out" >&2
 
 "$bench" list | tee "$out/bench-list.txt" >&2
-# The plan lists the suite's points (it is backend-independent; `bench plan` is the Neuron
-# build's command, hence --backend neuron).
-"$bench" plan --backend neuron --suite "$suite" "${select[@]}" --out "$out/plan.json" \
+# The plan lists the suite's points for the torch reference (the same points bench runs).
+"$bench" plan --backend cuda --suite "$suite" "${select[@]}" --out "$out/plan.json" \
     || die "bench plan failed"
 
 common=()
