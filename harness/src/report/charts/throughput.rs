@@ -26,6 +26,21 @@ pub struct Data {
     panels: Vec<(String, Vec<Series>)>,
 }
 
+/// The attention variant of a point ("causal" / "full"), from its id; None for other workloads.
+fn variant(m: &crate::report::metrics::PointMetrics) -> Option<&'static str> {
+    attention_variant(&m.workload, &m.id)
+}
+
+fn attention_variant(workload: &str, id: &str) -> Option<&'static str> {
+    (workload == "attention").then(|| {
+        if id.contains("causal=1") {
+            "causal"
+        } else {
+            "full"
+        }
+    })
+}
+
 fn prepare(rep: &Report) -> Option<Data> {
     let mut panels: BTreeMap<String, Vec<Series>> = BTreeMap::new();
     let mut next_colour = 0;
@@ -34,9 +49,12 @@ fn prepare(rep: &Report) -> Option<Data> {
         let mut by: BTreeMap<(String, String), Vec<&crate::report::metrics::PointMetrics>> =
             BTreeMap::new();
         for m in &r.points {
-            by.entry((m.workload.clone(), m.dtype.clone()))
-                .or_default()
-                .push(m);
+            // Causal and full attention do different work per FLOP: one line each.
+            let dtype = match variant(m) {
+                Some(v) => format!("{} {v}", m.dtype),
+                None => m.dtype.clone(),
+            };
+            by.entry((m.workload.clone(), dtype)).or_default().push(m);
         }
         for ((workload, dtype), ms) in by {
             let label = format!(
@@ -63,8 +81,9 @@ fn prepare(rep: &Report) -> Option<Data> {
                 m.peak_tflops.map(|p| {
                     (
                         format!(
-                            "{} {dtype} datasheet peak {p} TFLOP/s",
-                            r.accelerator.as_deref().unwrap_or("device")
+                            "{} {} datasheet peak {p} TFLOP/s",
+                            r.accelerator.as_deref().unwrap_or("device"),
+                            ms[0].dtype
                         ),
                         p,
                     )
@@ -201,4 +220,20 @@ pub fn draw(rep: &Report, dir: &Path) -> Result<Outcome, Box<dyn Error>> {
         |r, d| plot(r, d),
         |r, d| plot(r, d),
     )?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attention_variant;
+
+    #[test]
+    fn causal_and_full_attention_are_separate_lines() {
+        let v = |id| attention_variant("attention", id);
+        assert_eq!(
+            v("attention/b=1,h=8,s=128,d=64,causal=1/f32"),
+            Some("causal")
+        );
+        assert_eq!(v("attention/b=1,h=8,s=256,d=64,causal=0/f32"), Some("full"));
+        assert_eq!(attention_variant("matmul", "matmul/m=1,n=1,k=1/f32"), None);
+    }
 }
