@@ -18,9 +18,7 @@ use kernels::{DType, HostTensor, Produced};
 use super::convert::encode;
 use super::driver::{DevBuf, EventTimer};
 use super::gpt_launch::launches;
-use super::gpt_plan::{
-    address, buffers, device_bytes, offset_bytes, param_offsets, step_plan, Buf, Dims, StepOp,
-};
+use super::gpt_plan::{buffers, device_bytes, param_offsets, step_plan, Buf, Dims, StepOp, Views};
 use super::layout::Elem;
 use super::lt::{GemmPtrs, GemmSpec, LtGemm};
 use super::mlp::storage;
@@ -45,6 +43,8 @@ pub struct GpuGpt<'a> {
     funcs: BTreeMap<&'static str, CudaFunction>,
     p: TrainGpt,
     plan: Vec<StepOp>,
+    /// Where each view lies (computed once; addresses are resolved for every launch).
+    views: Views,
     /// The cuBLASLt GEMM of each plan step that is one.
     gemms: Vec<Option<LtGemm>>,
     bufs: BTreeMap<Buf, DevBuf>,
@@ -112,6 +112,7 @@ impl<'a> GpuGpt<'a> {
             funcs,
             p,
             plan: step_plan(&p),
+            views: Views::of(&p),
             gemms: Vec::new(),
             bufs,
             ids,
@@ -124,6 +125,7 @@ impl<'a> GpuGpt<'a> {
             losses: Vec::new(),
         };
         let mut gemms = Vec::with_capacity(g.plan.len());
+        let views = &g.views;
         for op in &g.plan {
             gemms.push(match *op {
                 StepOp::Gemm {
@@ -142,14 +144,14 @@ impl<'a> GpuGpt<'a> {
                     let stride =
                         |s: i64, e: Elem| strides.map_or(0, |_| s as u64 * e.size() as u64);
                     let (sa, sb, sc) = strides.unwrap_or((0, 0, 0));
-                    let align_a =
-                        align_of(offset_bytes(&p, a, elem.size())).min(align_of(stride(sa, elem)));
-                    let mut rest = align_of(offset_bytes(&p, b, elem.size()))
+                    let align_a = align_of(views.offset_bytes(a, elem.size()))
+                        .min(align_of(stride(sa, elem)));
+                    let mut rest = align_of(views.offset_bytes(b, elem.size()))
                         .min(align_of(stride(sb, elem)))
-                        .min(align_of(offset_bytes(&p, c, elem.size())))
+                        .min(align_of(views.offset_bytes(c, elem.size())))
                         .min(align_of(stride(sc, out)));
                     if let Some(x) = add {
-                        rest = rest.min(align_of(offset_bytes(&p, x, elem.size())));
+                        rest = rest.min(align_of(views.offset_bytes(x, elem.size())));
                     }
                     let spec = GemmSpec {
                         shape,
@@ -179,11 +181,12 @@ impl<'a> GpuGpt<'a> {
 
     /// The device address of a plan buffer in this step.
     fn ptr(&self, b: Buf) -> u64 {
-        address(&self.p, b, self.step, self.elem.size(), &|x| match x {
-            Buf::Ids => self.ids.ptr,
-            Buf::Targets => self.targets.ptr,
-            other => self.bufs[&other].ptr,
-        })
+        self.views
+            .address(b, self.step, self.elem.size(), &|x| match x {
+                Buf::Ids => self.ids.ptr,
+                Buf::Targets => self.targets.ptr,
+                other => self.bufs[&other].ptr,
+            })
     }
 
     fn enqueue_step(&self) -> Result<(), String> {

@@ -30,7 +30,7 @@ use kernels::DType;
 use super::convert::encode;
 use super::driver::KArg;
 use super::gpt_launch::launches;
-use super::gpt_plan::{address, buffers, elem_size, param_offsets, step_plan, Buf, Dims, StepOp};
+use super::gpt_plan::{buffers, elem_size, param_offsets, step_plan, Buf, Dims, StepOp, Views};
 use super::gpt_plan_host::gpt;
 use super::layout::Epilogue;
 use super::mlp::storage;
@@ -127,9 +127,10 @@ fn program(c: &Case) -> (String, u64) {
     let _ = writeln!(out, "init {:#x} {}", base(Buf::Targets), hex(&pool(1)));
 
     let plan = step_plan(p);
+    let views = Views::of(p);
     let mut blocks = 0;
     for step in 0..c.steps {
-        let addr = |b: Buf| address(p, b, step, eb, &base);
+        let addr = |b: Buf| views.address(b, step, eb, &base);
         for (i, op) in plan.iter().enumerate() {
             let _ = writeln!(out, "# step {step} op {i}: {op:?}");
             match *op {

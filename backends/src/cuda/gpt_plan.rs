@@ -628,16 +628,64 @@ pub fn step_plan(p: &TrainGpt) -> Vec<StepOp> {
     ops
 }
 
-/// The buffer a view lies in and its offset in elements (`None` for a buffer of its own).
-/// `Ids` and `Targets` are slot views the binder resolves per step.
-pub fn view(p: &TrainGpt, buf: Buf) -> Option<(Buf, usize)> {
-    let dm = Dims::of(p);
-    match buf {
-        Buf::Param(i) => Some((Buf::Params, param_offsets(p).0[i])),
-        Buf::Grad(i) => Some((Buf::Grads, param_offsets(p).0[i])),
-        Buf::HeadPart(l, part) => Some((Buf::Heads(l), part * dm.n * dm.d)),
-        Buf::DHeadPart(part) => Some((Buf::DHeads, part * dm.n * dm.d)),
-        _ => None,
+/// Where the views lie: parameter offsets and the head-part stride, computed once per point
+/// (addresses are resolved for every launch of every step).
+#[derive(Debug, Clone)]
+pub struct Views {
+    param_offs: Vec<usize>,
+    /// Elements of one [N, d] part of `Heads` / `DHeads`.
+    part: usize,
+    /// Bytes of one slot of the id/target pools.
+    slot_bytes: u64,
+}
+
+impl Views {
+    pub fn of(p: &TrainGpt) -> Views {
+        let dm = Dims::of(p);
+        Views {
+            param_offs: param_offsets(p).0,
+            part: dm.n * dm.d,
+            slot_bytes: (dm.n * 4) as u64,
+        }
+    }
+
+    /// The buffer a view lies in and its offset in elements (`None` for a buffer of its
+    /// own). `Ids` and `Targets` are slot views resolved per step by [`Views::address`].
+    pub fn view(&self, buf: Buf) -> Option<(Buf, usize)> {
+        match buf {
+            Buf::Param(i) => Some((Buf::Params, self.param_offs[i])),
+            Buf::Grad(i) => Some((Buf::Grads, self.param_offs[i])),
+            Buf::HeadPart(l, part) => Some((Buf::Heads(l), part * self.part)),
+            Buf::DHeadPart(part) => Some((Buf::DHeads, part * self.part)),
+            _ => None,
+        }
+    }
+
+    /// Offset in bytes of a buffer inside the allocation it lies in (0 for one of its own).
+    pub fn offset_bytes(&self, b: Buf, elem_bytes: usize) -> u64 {
+        self.view(b)
+            .map_or(0, |(base, off)| off as u64 * elem_size(base, elem_bytes))
+    }
+
+    /// The address of a buffer or view at step `step` (0-based), from the addresses of the
+    /// allocations: `base` of every buffer of its own, and of `Ids` / `Targets` as the whole
+    /// [BATCH_POOL, N] pools, of which the step uses slot `step mod BATCH_POOL`.
+    pub fn address(
+        &self,
+        b: Buf,
+        step: usize,
+        elem_bytes: usize,
+        base: &dyn Fn(Buf) -> u64,
+    ) -> u64 {
+        match b {
+            Buf::Ids | Buf::Targets => {
+                base(b) + (step % kernels::gpt::BATCH_POOL) as u64 * self.slot_bytes
+            }
+            _ => match self.view(b) {
+                Some((whole, _)) => base(whole) + self.offset_bytes(b, elem_bytes),
+                None => base(b),
+            },
+        }
     }
 }
 
@@ -647,31 +695,6 @@ pub fn elem_size(b: Buf, elem_bytes: usize) -> u64 {
         Buf::Ids | Buf::Targets => 4,
         b if b.is_f32() => 4,
         _ => elem_bytes as u64,
-    }
-}
-
-/// Offset in bytes of a buffer inside the allocation it lies in (0 for a buffer of its own).
-pub fn offset_bytes(p: &TrainGpt, b: Buf, elem_bytes: usize) -> u64 {
-    view(p, b).map_or(0, |(base, off)| off as u64 * elem_size(base, elem_bytes))
-}
-
-/// The address of a buffer or view at step `step` (0-based), from the addresses of the
-/// allocations: `base` of every buffer of its own, and of `Ids` / `Targets` as the whole
-/// [BATCH_POOL, N] pools, of which the step uses slot `step mod BATCH_POOL`.
-pub fn address(
-    p: &TrainGpt,
-    b: Buf,
-    step: usize,
-    elem_bytes: usize,
-    base: &dyn Fn(Buf) -> u64,
-) -> u64 {
-    let slot_bytes = (Dims::of(p).n * 4) as u64;
-    match b {
-        Buf::Ids | Buf::Targets => base(b) + (step % kernels::gpt::BATCH_POOL) as u64 * slot_bytes,
-        _ => match view(p, b) {
-            Some((whole, _)) => base(whole) + offset_bytes(p, b, elem_bytes),
-            None => base(b),
-        },
     }
 }
 

@@ -13,13 +13,14 @@ use kernels::gpt_ref::reference_losses;
 use kernels::tensor::find;
 use kernels::DType;
 
-use super::gpt_plan::{buffers, device_bytes, param_offsets, step_plan, view, Buf, Dims, StepOp};
+use super::gpt_plan::{buffers, device_bytes, param_offsets, step_plan, Buf, Dims, StepOp, Views};
 use super::layout::Epilogue;
 
 const GELU_C: f64 = 0.797_884_560_802_865_4;
 
 struct Host {
     p: TrainGpt,
+    views: Views,
     mem: BTreeMap<Buf, Vec<f64>>,
     ids: Vec<f64>,
     targets: Vec<f64>,
@@ -29,7 +30,7 @@ struct Host {
 impl Host {
     /// (base buffer, offset) of a buffer or view.
     fn at(&self, b: Buf) -> (Buf, usize) {
-        view(&self.p, b).unwrap_or((b, 0))
+        self.views.view(b).unwrap_or((b, 0))
     }
 
     /// `len` elements of `b` from its start.
@@ -394,6 +395,7 @@ fn run_plan(p: &TrainGpt, steps: usize) -> (Vec<f64>, BTreeMap<Buf, Vec<f64>>) {
     let inputs = p.inputs(DType::F32, 5);
     let mut h = Host {
         p: *p,
+        views: Views::of(p),
         mem: buffers(p)
             .into_iter()
             .map(|(b, n)| (b, vec![f64::NAN; n]))
