@@ -3,6 +3,7 @@
 //! Data flows one way: input (run.json) → model (prices joined, pairing, bootstrap, verdicts)
 //! → compose (text blocks) → markdown/html, plus summary and charts from the same model.
 
+pub mod args;
 pub mod charts;
 pub mod command;
 pub mod compose;
