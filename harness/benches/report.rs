@@ -109,6 +109,8 @@ fn synthetic(kind: &str, instance: &str, tflops: f64, seed: u64) -> RunFile {
         settings: Default::default(),
         env: Default::default(),
         points,
+        resumes: Vec::new(),
+        interrupted: None,
     }
 }
 

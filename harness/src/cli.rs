@@ -2,9 +2,11 @@
 //! need a helpful message (backend, suite, workload, dtype, --param) are parsed after clap so
 //! each error names the value and the accepted ones on one line.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use kernels::Point;
 
 use crate::suite::{plan, PlanError, Selection, Suite};
@@ -21,6 +23,31 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+impl Cli {
+    /// Parses the process's arguments like `Cli::try_parse`, and records which run options
+    /// were given on the command line ([`RunArgs::given`]), so `--resume` can tell an option
+    /// the user typed from a default.
+    pub fn try_parse_tracked() -> Result<Cli, clap::Error> {
+        let matches = Cli::command().try_get_matches()?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        let sub = match matches.subcommand() {
+            Some(("run", m)) => m,
+            _ => &matches,
+        };
+        let given: BTreeSet<String> = sub
+            .ids()
+            .filter(|id| sub.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+            .map(|id| id.to_string())
+            .collect();
+        match &mut cli.command {
+            Some(Command::Run(a)) => a.given = given,
+            None => cli.run.given = given,
+            _ => {}
+        }
+        Ok(cli)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,4 +193,15 @@ pub struct RunArgs {
     /// After the run, write a report over it to <run dir>/report (report.md, .html, charts).
     #[arg(long)]
     pub report: bool,
+    /// Continue the run in RUN_DIR: points that finished stay as they are, missing points run
+    /// (and interrupted ones). The run's backend, suite selection, seed and instance are used;
+    /// any of them given again must match.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
+    /// With --resume: run the points that failed again too.
+    #[arg(long, requires = "resume")]
+    pub retry_failed: bool,
+    /// Option ids given on the command line (filled by [`Cli::try_parse_tracked`]).
+    #[arg(skip)]
+    pub given: BTreeSet<String>,
 }

@@ -11,6 +11,7 @@ pub mod plan_file;
 pub mod progress;
 pub mod provenance;
 pub mod report;
+pub mod resume;
 pub mod run;
 pub mod runner;
 pub mod schema;

@@ -4,7 +4,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use harness::cli::{Cli, Command};
 use harness::run::{run, Outcome};
 
@@ -12,7 +11,7 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("bench: internal error (a bug; please report it with the command line): {info}");
     }));
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_tracked() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

@@ -12,10 +12,10 @@ use crate::cli::RunArgs;
 use crate::dump::Dumper;
 use crate::progress::Progress;
 use crate::runner::{execute_point, MeasureConfig, PointContext};
-use crate::schema::{BackendInfo, RunFile, Status, SCHEMA};
+use crate::schema::{BackendInfo, Resume, RunFile, Status, SCHEMA};
 use crate::store::RunWriter;
 use crate::suite::Suite;
-use crate::{clock, provenance, table};
+use crate::{clock, provenance, resume, table};
 
 /// How a run ended, when it ran to the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +78,7 @@ pub fn backend_options(args: &RunArgs) -> BackendOptions {
     BackendOptions { settings }
 }
 
-fn command_line() -> String {
+pub fn command_line() -> String {
     std::env::args()
         .map(|a| {
             if a.chars()
@@ -94,6 +94,15 @@ fn command_line() -> String {
 }
 
 pub fn run(args: &RunArgs) -> Result<Outcome> {
+    // A resume continues with the run's own configuration (checked against what was given).
+    let (resumed, effective) = match args.resume.as_deref() {
+        Some(dir) => {
+            let (r, a) = resume::load(dir, args)?;
+            (Some(r), Some(a))
+        }
+        None => (None, None),
+    };
+    let args = effective.as_ref().unwrap_or(args);
     let kind: BackendKind = args.backend.parse()?;
     let (suite, points) = args.select.points()?;
     let mut cfg = validate(args)?;
@@ -111,63 +120,100 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     for (k, v) in provenance::library_versions() {
         extra.entry(k).or_insert(v);
     }
-    let run_file = RunFile {
-        schema: SCHEMA.into(),
-        harness: provenance::harness(),
-        host: host.clone(),
-        backend: BackendInfo {
-            kind: kind.name().into(),
-            implementation: info.implementation.clone(),
-            device: info.device.clone(),
-            device_count: info.device_count,
-            runtime_version: info.runtime_version.clone().or_else(|| {
-                // candle-core is the CPU backend's runtime; its locked version is known here
-                (kind == BackendKind::Cpu)
-                    .then(|| format!("candle-core {}", env!("BENCH_CANDLE_VERSION")))
-            }),
-            driver_version: info.driver_version.clone(),
-            simulated: info.simulated,
-            extra,
-        },
-        command: command_line(),
-        started_at: clock::now_rfc3339(),
-        finished_at: None,
-        settings: {
-            // A backend that flushes caches between samples says how (cuda: an L2 memset).
-            let mut s = settings(&cfg, suite);
-            if let Some(c) = info.extra.get("cache_between_samples") {
-                s.insert("cache".into(), c.clone().into());
-            }
-            s
-        },
-        env: provenance::relevant_env(),
-        points: Vec::new(),
+    let backend_info = BackendInfo {
+        kind: kind.name().into(),
+        implementation: info.implementation.clone(),
+        device: info.device.clone(),
+        device_count: info.device_count,
+        runtime_version: info.runtime_version.clone().or_else(|| {
+            // candle-core is the CPU backend's runtime; its locked version is known here
+            (kind == BackendKind::Cpu)
+                .then(|| format!("candle-core {}", env!("BENCH_CANDLE_VERSION")))
+        }),
+        driver_version: info.driver_version.clone(),
+        simulated: info.simulated,
+        extra,
     };
-    let label = host
-        .instance_type
-        .clone()
-        .unwrap_or_else(|| host.hostname.clone());
-    let name = sanitize(&format!("{}-{}-{}", clock::now_stamp(), kind, label));
-    // results/runs/ holds only real measurements: a simulated runtime (nrt-sim) that was not
-    // given another --out writes under results/simulated/ (git-ignored) instead.
-    let out = if info.simulated && args.out == std::path::Path::new("results/runs") {
-        eprintln!("bench: the runtime is simulated; writing under results/simulated/ (never priced), not results/runs/");
-        std::path::PathBuf::from("results/simulated")
-    } else {
-        args.out.clone()
+    let (mut writer, todo) = match resumed {
+        Some(r) => {
+            r.check_machine(&backend_info, &host.instance_type)?;
+            let todo = r.todo(&points, args.retry_failed);
+            let kept = r.run.points.len()
+                - todo
+                    .iter()
+                    .filter(|p| r.run.points.iter().any(|q| q.id == p.id()))
+                    .count();
+            let mut run = r.run;
+            run.finished_at = None;
+            run.interrupted = None;
+            run.resumes.push(Resume {
+                at: clock::now_rfc3339(),
+                command: command_line(),
+                harness: provenance::harness(),
+                retry_failed: args.retry_failed,
+                env: provenance::relevant_env(),
+                points_run: Vec::new(),
+                finished_at: None,
+            });
+            let writer = RunWriter::reopen(&r.dir, run)?;
+            eprintln!(
+                "bench: resuming {}: {} points to run, {kept} kept as they are",
+                writer.file().display(),
+                todo.len()
+            );
+            (writer, todo)
+        }
+        None => {
+            let run_file = RunFile {
+                schema: SCHEMA.into(),
+                harness: provenance::harness(),
+                host: host.clone(),
+                backend: backend_info,
+                command: command_line(),
+                started_at: clock::now_rfc3339(),
+                finished_at: None,
+                settings: {
+                    // A backend that flushes caches between samples says how (cuda: an L2 memset).
+                    let mut s = settings(&cfg, suite);
+                    if let Some(c) = info.extra.get("cache_between_samples") {
+                        s.insert("cache".into(), c.clone().into());
+                    }
+                    s.extend(resume::recorded_settings(args));
+                    s
+                },
+                env: provenance::relevant_env(),
+                points: Vec::new(),
+                resumes: Vec::new(),
+                interrupted: None,
+            };
+            let label = host
+                .instance_type
+                .clone()
+                .unwrap_or_else(|| host.hostname.clone());
+            let name = sanitize(&format!("{}-{}-{}", clock::now_stamp(), kind, label));
+            // results/runs/ holds only real measurements: a simulated runtime (nrt-sim) that was not
+            // given another --out writes under results/simulated/ (git-ignored) instead.
+            let out = if info.simulated && args.out == std::path::Path::new("results/runs") {
+                eprintln!("bench: the runtime is simulated; writing under results/simulated/ (never priced), not results/runs/");
+                std::path::PathBuf::from("results/simulated")
+            } else {
+                args.out.clone()
+            };
+            let writer = RunWriter::create(&out, &name, run_file)?;
+            eprintln!(
+                "bench: {} points of the {suite} suite on {kind} ({}); writing {}",
+                points.len(),
+                info.device,
+                writer.file().display()
+            );
+            (writer, points)
+        }
     };
-    let mut writer = RunWriter::create(&out, &name, run_file)?;
     let mut dumper = args.dump.as_deref().map(Dumper::new).transpose()?;
-    eprintln!(
-        "bench: {} points of the {suite} suite on {kind} ({}); writing {}",
-        points.len(),
-        info.device,
-        writer.dir().join("run.json").display()
-    );
 
-    let mut progress = Progress::new(points.len());
+    let mut progress = Progress::new(todo.len());
     let mut fatal = None;
-    for (seq, point) in points.iter().enumerate() {
+    for (seq, point) in todo.iter().enumerate() {
         progress.start(&point.id());
         let id = point.id();
         let mut hook = |inputs: &[kernels::HostTensor],
@@ -183,27 +229,32 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             init_s,
             on_checked: Some(&mut hook),
         };
-        match execute_point(backend.as_mut(), point, &mut ctx) {
-            Ok(rec) => {
+        let result = execute_point(backend.as_mut(), point, &mut ctx)
+            .map_err(|e| e.context(format!("point {id}")))
+            .and_then(|rec| {
                 progress.finish_point(&rec);
-                writer.push(rec)?;
-            }
-            Err(e) => {
-                fatal = Some(e.context(format!("point {id}")));
-                break;
-            }
+                writer.push(rec)
+            });
+        if let Err(e) = result {
+            fatal = Some(e);
+            break;
         }
     }
     progress.finish();
-    writer.finish(clock::now_rfc3339())?;
-    print!("{}", table::render(&writer.run().points));
-    println!("results: {}", writer.dir().join("run.json").display());
+    let file = writer.file();
     if let Some(e) = fatal {
+        // The run stops; run.json holds every point written before (a failed write left it
+        // as it was). Try to mark nothing more: a full disk would fail again.
+        print!("{}", table::render(&writer.run().points));
         return Err(e.context(format!(
-            "run stopped; finished points are kept in {}",
-            writer.dir().join("run.json").display()
+            "run stopped; finished points are kept in {}; continue with bench run --resume {}",
+            file.display(),
+            writer.dir().display()
         )));
     }
+    writer.finish(clock::now_rfc3339())?;
+    print!("{}", table::render(&writer.run().points));
+    println!("results: {}", file.display());
     let failed = writer
         .run()
         .points

@@ -8,7 +8,7 @@ use std::time::Instant;
 use backends::{Backend, BackendError, Prepared};
 use kernels::{Expected, HostTensor, Point, Produced};
 
-use crate::schema::{Check, OneOffS, PointRecord, Stats, Status, Throughput, Train};
+use crate::schema::{Check, OneOffS, PointRecord, Stats, Status, Telemetry, Throughput, Train};
 use crate::stats;
 
 /// How samples are taken.
@@ -158,7 +158,7 @@ pub fn execute_point(
         Err(e) if e.is_fatal() => return Err(e.into()),
         Err(e) => return Ok(failed(rec, format!("failed while timing: {e}"))),
     };
-    rec.telemetry = prep.telemetry().map(Into::into);
+    rec.telemetry = prep.telemetry().map(telemetry_record);
     if point.kind().is_training() {
         match prep.output() {
             Ok(Produced::Losses(l)) => rec.train = Some(train_record(point, l)),
@@ -193,6 +193,19 @@ pub fn execute_point(
         ));
     }
     Ok(rec)
+}
+
+/// The result file's copy of a backend's telemetry (schema.rs depends on no backend type).
+fn telemetry_record(t: backends::Telemetry) -> Telemetry {
+    Telemetry {
+        source: t.source,
+        absent_reason: t.absent_reason,
+        samples: t.samples,
+        interval_s: t.interval_s,
+        metrics: t.metrics,
+        absent_metrics: t.absent_metrics,
+        throttle_reasons: t.throttle_reasons,
+    }
 }
 
 /// Runs what the check needs: one iteration, or the training check steps.

@@ -26,7 +26,45 @@ pub struct RunFile {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     pub points: Vec<PointRecord>,
+    /// Each `bench run --resume` of this run, in order (absent when never resumed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumes: Vec<Resume>,
+    /// Set when a signal stopped the run (SIGINT, SIGTERM); cleared by a resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interruption>,
 }
+
+/// One `bench run --resume`: when, the command line, the harness that ran it, the
+/// environment variables in force then, and the points it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resume {
+    pub at: String,
+    pub command: String,
+    pub harness: HarnessInfo,
+    #[serde(default)]
+    pub retry_failed: bool,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Ids of the points this resume ran (replacing failed or interrupted records, or new).
+    #[serde(default)]
+    pub points_run: Vec<String>,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+}
+
+/// What stopped a run early.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interruption {
+    /// `SIGINT` or `SIGTERM`.
+    pub signal: String,
+    pub at: String,
+    /// The point that was running (recorded as failed with reason `interrupted`).
+    #[serde(default)]
+    pub point: Option<String>,
+}
+
+/// The reason recorded for the point a signal stopped; `--resume` runs such points again.
+pub const INTERRUPTED: &str = "interrupted";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HarnessInfo {
@@ -114,20 +152,6 @@ pub struct Telemetry {
     pub absent_metrics: BTreeMap<String, String>,
     #[serde(default)]
     pub throttle_reasons: Vec<String>,
-}
-
-impl From<backends::Telemetry> for Telemetry {
-    fn from(t: backends::Telemetry) -> Self {
-        Telemetry {
-            source: t.source,
-            absent_reason: t.absent_reason,
-            samples: t.samples,
-            interval_s: t.interval_s,
-            metrics: t.metrics,
-            absent_metrics: t.absent_metrics,
-            throttle_reasons: t.throttle_reasons,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
