@@ -1,12 +1,16 @@
 //! `bench plan --backend neuron --suite S --out plan.json`: the points of a suite (after
 //! `--workload/--dtype/--param`) written as JSON for `scripts/neuron/build_neffs.py`, which
-//! lowers each to HLO and compiles it to a NEFF ahead of the run. The plan carries each
-//! point's id (the key of the NEFF manifest), workload, parameters and dtype, plus the
+//! lowers each to HLO and compiles it to a NEFF ahead of the run, and for
+//! `scripts/gpu/torch_reference.py` beside a GPU run. The plan carries each point's id (the
+//! key of the NEFF manifest), workload, parameters and dtype, and the kernels crate's
+//! metadata so that no script re-derives it: the inputs and outputs with names, shapes and
+//! storage dtypes, FLOPs, bytes, items and their unit, and what the check compares; plus the
 //! workload constants the lowering must share with the kernels crate (the optimiser's).
 
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
+use kernels::{Point, TensorSpec};
 use serde::Serialize;
 
 use crate::cli::PlanArgs;
@@ -31,6 +35,74 @@ pub struct PlanPoint {
     pub workload: String,
     pub params: BTreeMap<String, u64>,
     pub dtype: String,
+    /// The seeded inputs (`bench --dump` writes their values), in the kernels crate's order.
+    pub inputs: Vec<PlanTensor>,
+    /// What one iteration yields for the check: the output tensor, or a training step's loss.
+    pub outputs: Vec<PlanTensor>,
+    /// Floating-point operations and compulsory bytes of memory traffic per iteration.
+    pub flops: f64,
+    pub bytes: f64,
+    /// Work items per iteration and their unit (matmuls, tokens, samples).
+    pub items: f64,
+    pub item: String,
+    pub check: PlanCheck,
+}
+
+/// A tensor's name, shape and storage dtype (f32, bf16, f16, fp8_e4m3, i32); floating
+/// values are already rounded to the point's dtype.
+#[derive(Debug, Serialize)]
+pub struct PlanTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub dtype: String,
+}
+
+/// How bench judges the point: the output compared with the f64 reference, the tolerance, and
+/// for training how many leading steps' losses the reference covers.
+#[derive(Debug, Serialize)]
+pub struct PlanCheck {
+    pub output: String,
+    pub tolerance: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
+}
+
+impl PlanPoint {
+    pub fn of(p: &Point) -> PlanPoint {
+        let tensors = |v: Vec<TensorSpec>| -> Vec<PlanTensor> {
+            v.into_iter()
+                .map(|t| PlanTensor {
+                    name: t.name,
+                    shape: t.shape,
+                    dtype: t.elem.name().to_string(),
+                })
+                .collect()
+        };
+        let outputs = tensors(p.output_specs());
+        let (items, item) = p.items();
+        let steps = p.check_steps();
+        PlanPoint {
+            id: p.id(),
+            workload: p.kind().name().to_string(),
+            params: p
+                .params()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            dtype: p.dtype.name().to_string(),
+            inputs: tensors(p.input_specs()),
+            check: PlanCheck {
+                output: outputs.first().map(|t| t.name.clone()).unwrap_or_default(),
+                tolerance: p.tolerance(),
+                steps: (steps > 0).then_some(steps),
+            },
+            outputs,
+            flops: p.flops(),
+            bytes: p.bytes(),
+            items,
+            item: item.to_string(),
+        }
+    }
 }
 
 /// The plan for these arguments.
@@ -72,19 +144,7 @@ pub fn build(args: &PlanArgs) -> Result<PlanFile> {
         harness_version: h.version,
         git_commit: h.git_commit,
         constants,
-        points: points
-            .iter()
-            .map(|p| PlanPoint {
-                id: p.id(),
-                workload: p.kind().name().to_string(),
-                params: p
-                    .params()
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
-                dtype: p.dtype.name().to_string(),
-            })
-            .collect(),
+        points: points.iter().map(PlanPoint::of).collect(),
     })
 }
 

@@ -6,7 +6,7 @@
 use crate::check::Reference;
 use crate::dtype::DType;
 use crate::rng::Rng;
-use crate::tensor::{find, HostTensor};
+use crate::tensor::{find, HostTensor, TensorSpec};
 
 /// Parameters of one attention point (`causal` is 0 or 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,18 +48,30 @@ impl Attention {
             .collect()
     }
 
-    /// Q, K, V uniform in [-1, 1) rounded to the dtype.
-    pub fn inputs(&self, dtype: DType, seed: u64) -> Vec<HostTensor> {
-        let n = (self.b * self.h * self.s * self.d) as usize;
+    /// Q, K and V, each [b, h, s, d].
+    pub fn input_specs(&self, dtype: DType) -> Vec<TensorSpec> {
         ["q", "k", "v"]
             .iter()
-            .map(|name| {
-                let v = Rng::for_stream(seed, &format!("attention/{name}"))
-                    .fill(n, 1.0)
+            .map(|name| TensorSpec::new(name, self.shape(), dtype.storage()))
+            .collect()
+    }
+
+    /// O, [b, h, s, d].
+    pub fn output_specs(&self, dtype: DType) -> Vec<TensorSpec> {
+        vec![TensorSpec::new("out", self.shape(), dtype.storage())]
+    }
+
+    /// Q, K, V uniform in [-1, 1) rounded to the dtype.
+    pub fn inputs(&self, dtype: DType, seed: u64) -> Vec<HostTensor> {
+        self.input_specs(dtype)
+            .into_iter()
+            .map(|s| {
+                let v = Rng::for_stream(seed, &format!("attention/{}", s.name))
+                    .fill(s.len(), 1.0)
                     .into_iter()
                     .map(|x| dtype.round(x))
                     .collect();
-                HostTensor::f32(name, self.shape(), v)
+                HostTensor::f32(&s.name, s.shape, v)
             })
             .collect()
     }

@@ -14,7 +14,8 @@
 
 use crate::dtype::DType;
 use crate::rng::Rng;
-use crate::tensor::HostTensor;
+use crate::storage::Elem;
+use crate::tensor::{HostTensor, TensorSpec};
 
 pub const BATCH_POOL: usize = 4;
 pub const LEARNING_RATE: f64 = 1e-3;
@@ -117,6 +118,29 @@ impl TrainGpt {
         } else {
             2
         }
+    }
+
+    /// The parameters and the token pool `tokens` [BATCH_POOL, batch, seq + 1] (i32), as
+    /// [`TrainGpt::inputs`] makes them.
+    pub fn input_specs(&self, dtype: DType) -> Vec<TensorSpec> {
+        let e = dtype.storage();
+        let mut v: Vec<TensorSpec> = self
+            .param_specs()
+            .into_iter()
+            .map(|(n, s)| TensorSpec::new(&n, s, e))
+            .collect();
+        let (b, t) = (self.batch as usize, self.seq as usize);
+        v.push(TensorSpec::new(
+            "tokens",
+            vec![BATCH_POOL, b, t + 1],
+            Elem::I32,
+        ));
+        v
+    }
+
+    /// What each step yields for the check: its loss (f32 on every backend).
+    pub fn output_specs(&self, _dtype: DType) -> Vec<TensorSpec> {
+        vec![TensorSpec::new("loss", vec![], Elem::F32)]
     }
 
     /// Initial parameters (weights uniform with standard deviation 0.02, LayerNorm gains 1,

@@ -16,9 +16,11 @@ pub mod matmul;
 pub mod mlp;
 pub mod point;
 pub mod rng;
+pub mod storage;
 pub mod tensor;
 
 pub use check::{check_output, CheckResult, Reference};
 pub use dtype::DType;
 pub use point::{Expected, Point, PointError, Produced, Workload, WorkloadKind};
-pub use tensor::{HostTensor, TensorData};
+pub use storage::Elem;
+pub use tensor::{HostTensor, TensorData, TensorSpec};

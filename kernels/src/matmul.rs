@@ -5,7 +5,7 @@
 use crate::check::Reference;
 use crate::dtype::DType;
 use crate::rng::Rng;
-use crate::tensor::{find, HostTensor};
+use crate::tensor::{find, HostTensor, TensorSpec};
 
 /// Parameters of one matmul point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,16 +30,39 @@ impl Matmul {
         e * (self.m * self.k + self.k * self.n + self.m * self.n) as f64
     }
 
-    /// A is m×k and B is k×n, uniform in [-1, 1) rounded to the dtype.
-    pub fn inputs(&self, dtype: DType, seed: u64) -> Vec<HostTensor> {
+    /// A is m×k and B is k×n.
+    pub fn input_specs(&self, dtype: DType) -> Vec<TensorSpec> {
         let (m, n, k) = (self.m as usize, self.n as usize, self.k as usize);
-        let round = |v: Vec<f32>| v.into_iter().map(|x| dtype.round(x)).collect();
-        let a = Rng::for_stream(seed, "matmul/a").fill(m * k, 1.0);
-        let b = Rng::for_stream(seed, "matmul/b").fill(k * n, 1.0);
+        let e = dtype.storage();
         vec![
-            HostTensor::f32("a", vec![m, k], round(a)),
-            HostTensor::f32("b", vec![k, n], round(b)),
+            TensorSpec::new("a", vec![m, k], e),
+            TensorSpec::new("b", vec![k, n], e),
         ]
+    }
+
+    /// C is m×n.
+    pub fn output_specs(&self, dtype: DType) -> Vec<TensorSpec> {
+        let e = dtype.storage();
+        vec![TensorSpec::new(
+            "out",
+            vec![self.m as usize, self.n as usize],
+            e,
+        )]
+    }
+
+    /// A and B uniform in [-1, 1) rounded to the dtype.
+    pub fn inputs(&self, dtype: DType, seed: u64) -> Vec<HostTensor> {
+        self.input_specs(dtype)
+            .into_iter()
+            .map(|s| {
+                let v = Rng::for_stream(seed, &format!("matmul/{}", s.name))
+                    .fill(s.len(), 1.0)
+                    .into_iter()
+                    .map(|x| dtype.round(x))
+                    .collect();
+                HostTensor::f32(&s.name, s.shape, v)
+            })
+            .collect()
     }
 
     /// Rows of C the reference covers.

@@ -11,7 +11,8 @@
 use crate::dtype::DType;
 use crate::linalg::{matmul, transpose};
 use crate::rng::Rng;
-use crate::tensor::{find, HostTensor};
+use crate::storage::Elem;
+use crate::tensor::{find, HostTensor, TensorSpec};
 
 pub const LEARNING_RATE: f64 = 0.01;
 pub const MOMENTUM: f64 = 0.9;
@@ -81,6 +82,27 @@ impl TrainMlp {
         v.push(vec![w, c]);
         v.push(vec![c]);
         v
+    }
+
+    /// The parameters, the batch pool `x` [BATCH_POOL, batch, width] and labels `y`
+    /// [BATCH_POOL, batch] (i32), as [`TrainMlp::inputs`] makes them.
+    pub fn input_specs(&self, dtype: DType) -> Vec<TensorSpec> {
+        let (w, b) = (self.width as usize, self.batch as usize);
+        let e = dtype.storage();
+        let mut v: Vec<TensorSpec> = self
+            .param_names()
+            .iter()
+            .zip(self.param_shapes())
+            .map(|(n, s)| TensorSpec::new(n, s, e))
+            .collect();
+        v.push(TensorSpec::new("x", vec![BATCH_POOL, b, w], e));
+        v.push(TensorSpec::new("y", vec![BATCH_POOL, b], Elem::I32));
+        v
+    }
+
+    /// What each step yields for the check: its loss (f32 on every backend).
+    pub fn output_specs(&self, _dtype: DType) -> Vec<TensorSpec> {
+        vec![TensorSpec::new("loss", vec![], Elem::F32)]
     }
 
     /// Initial parameters (Kaiming-uniform weights, small random biases), the batch pool

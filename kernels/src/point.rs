@@ -12,7 +12,7 @@ use crate::dtype::DType;
 use crate::gpt::TrainGpt;
 use crate::matmul::Matmul;
 use crate::mlp::TrainMlp;
-use crate::tensor::HostTensor;
+use crate::tensor::{HostTensor, TensorSpec};
 
 /// The kinds of workload, by their command-line names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -304,6 +304,26 @@ impl Point {
         }
     }
 
+    /// Names, shapes and storage types of [`Point::inputs`], without making them.
+    pub fn input_specs(&self) -> Vec<TensorSpec> {
+        match self.workload {
+            Workload::Matmul(p) => p.input_specs(self.dtype),
+            Workload::Attention(p) => p.input_specs(self.dtype),
+            Workload::TrainMlp(p) => p.input_specs(self.dtype),
+            Workload::TrainGpt(p) => p.input_specs(self.dtype),
+        }
+    }
+
+    /// What one iteration yields for the check: the output tensor, or a training step's loss.
+    pub fn output_specs(&self) -> Vec<TensorSpec> {
+        match self.workload {
+            Workload::Matmul(p) => p.output_specs(self.dtype),
+            Workload::Attention(p) => p.output_specs(self.dtype),
+            Workload::TrainMlp(p) => p.output_specs(self.dtype),
+            Workload::TrainGpt(p) => p.output_specs(self.dtype),
+        }
+    }
+
     /// Steps a training point replays for its check (0 for other workloads).
     pub fn check_steps(&self) -> usize {
         match self.workload {
@@ -427,6 +447,40 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("m=0"));
         assert!("conv".parse::<WorkloadKind>().is_err());
+    }
+
+    #[test]
+    fn input_specs_describe_the_inputs() {
+        let pts = [
+            (WorkloadKind::Matmul, &[("m", 3), ("n", 5), ("k", 4)][..]),
+            (
+                WorkloadKind::Attention,
+                &[("b", 1), ("h", 2), ("s", 3), ("d", 4), ("causal", 1)],
+            ),
+            (
+                WorkloadKind::TrainMlp,
+                &[("layers", 2), ("width", 4), ("batch", 3), ("classes", 2)],
+            ),
+            (
+                WorkloadKind::TrainGpt,
+                &[
+                    ("d_model", 8),
+                    ("layers", 1),
+                    ("heads", 2),
+                    ("seq", 3),
+                    ("vocab", 5),
+                    ("batch", 2),
+                ],
+            ),
+        ];
+        for (kind, kv) in pts {
+            for d in DType::ALL {
+                let p = Point::new(kind, &params(kv), d).unwrap();
+                let made: Vec<TensorSpec> = p.inputs(1).iter().map(|t| t.spec(d)).collect();
+                assert_eq!(made, p.input_specs(), "{}", p.id());
+                assert!(!p.output_specs().is_empty());
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,36 @@
 //! Host-side tensors: the inputs a workload hands to a backend and the outputs it gets back.
 //! Floating values are stored as f32 already rounded to the point's dtype, so a backend that
 //! converts them to bf16/f16 loses nothing and the f64 reference sees the same numbers.
+//! A [`TensorSpec`] is a tensor's name, shape and storage type without its values: what plan
+//! files tell the scripts that lower or time a point.
+
+use crate::storage::Elem;
+
+/// A tensor's name, shape and storage element type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorSpec {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub elem: Elem,
+}
+
+impl TensorSpec {
+    pub fn new(name: &str, shape: Vec<usize>, elem: Elem) -> Self {
+        TensorSpec {
+            name: name.to_string(),
+            shape,
+            elem,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// Element storage of a host tensor.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +72,15 @@ impl HostTensor {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Its name, shape and element type when its floating values are stored as `dtype`.
+    pub fn spec(&self, dtype: crate::DType) -> TensorSpec {
+        let elem = match self.data {
+            TensorData::F32(_) => dtype.storage(),
+            TensorData::I32(_) => Elem::I32,
+        };
+        TensorSpec::new(&self.name, self.shape.clone(), elem)
     }
 
     /// The f32 values; panics on an integer tensor, which is a programming error.

@@ -51,8 +51,11 @@ def read_plan(path):
     if not isinstance(plan, dict) or plan.get("schema") != PLAN_SCHEMA:
         raise UsageError(f"{path} is not a bench plan (schema {PLAN_SCHEMA}); write it with: bench plan --backend neuron --out {path}")
     for i, p in enumerate(plan.get("points", [])):
-        if not (isinstance(p, dict) and {"id", "workload", "params", "dtype"} <= p.keys()):
-            raise UsageError(f"{path}: point {i} lacks id/workload/params/dtype; write the plan with bench plan")
+        if not (isinstance(p, dict) and {"id", "workload", "params", "dtype", "inputs", "outputs"} <= p.keys()):
+            raise UsageError(
+                f"{path}: point {i} lacks id/workload/params/dtype/inputs/outputs (a plan from an older bench?); "
+                "write the plan again with bench plan"
+            )
     return plan
 
 

@@ -2,9 +2,11 @@
 and its tensors as bench's Neuron backend sees them (the kernels crate's input names and
 shapes, dtypes, how each input starts, which input each output feeds on the next step).
 
-A workload is one function registered with @lowering("name") that returns a Lowering. A new
-workload (e.g. train-gpt) is one more such function; nothing else in the build script or the
-Rust backend changes, as long as its inputs carry the kernels crate's names.
+The kernels crate's tensors (names, shapes, storage dtypes of the inputs and outputs) come
+from the plan (`bench plan` writes them for every point); a lowering adds only what the NEFF
+needs beyond them (a training step's optimiser state and step counter). A workload is one
+function registered with @lowering("name") that returns a Lowering. A new workload is one more
+such function; nothing else in the build script or the Rust backend changes.
 
 JAX is imported inside the traced functions only, so tensor specs (all --sim needs) work
 without JAX installed.
@@ -70,18 +72,23 @@ def jnp_dtype(d):
     return {"f32": jnp.float32, "bf16": jnp.bfloat16, "f16": jnp.float16, "i32": jnp.int32}[d]
 
 
+def plan_tensors(point, key):
+    """The point's "inputs" or "outputs" from the plan, as Tensors."""
+    return [Tensor(t["name"], list(t["shape"]), t["dtype"]) for t in point[key]]
+
+
 def build(point, constants):
     """The Lowering of a plan point, or raises Unsupported."""
     f = LOWERINGS.get(point["workload"])
     if f is None:
         raise Unsupported(f"build_neffs.py has no lowering for workload {point['workload']}")
-    return f(point["params"], point["dtype"], constants.get(point["workload"], {}))
+    storage(point["dtype"])
+    return f(point, constants.get(point["workload"], {}))
 
 
 @lowering("matmul")
-def matmul(p, dtype, _c):
-    d = storage(dtype)
-    m, n, k = p["m"], p["n"], p["k"]
+def matmul(point, _c):
+    d = storage(point["dtype"])
 
     def fn(a, b):
         import jax.numpy as jnp
@@ -89,18 +96,12 @@ def matmul(p, dtype, _c):
         out = jnp.matmul(a, b, preferred_element_type=jnp.float32)
         return (out.astype(jnp_dtype(d)),)
 
-    return Lowering(
-        fn,
-        [Tensor("a", [m, k], d), Tensor("b", [k, n], d)],
-        [Tensor("out", [m, n], d)],
-        check="out",
-    )
+    return Lowering(fn, plan_tensors(point, "inputs"), plan_tensors(point, "outputs"), check="out")
 
 
 @lowering("attention")
-def attention(p, dtype, _c):
-    d = storage(dtype)
-    shape = [p["b"], p["h"], p["s"], p["d"]]
+def attention(point, _c):
+    p, d = point["params"], storage(point["dtype"])
     causal = p["causal"] == 1
     scale = 1.0 / (p["d"] ** 0.5)
 
@@ -117,24 +118,17 @@ def attention(p, dtype, _c):
         o = jnp.einsum("bhqk,bhkd->bhqd", w.astype(q.dtype), v, preferred_element_type=jnp.float32)
         return (o.astype(jnp_dtype(d)),)
 
-    return Lowering(
-        fn,
-        [Tensor(n, shape, d) for n in ("q", "k", "v")],
-        [Tensor("out", shape, d)],
-        check="out",
-    )
+    return Lowering(fn, plan_tensors(point, "inputs"), plan_tensors(point, "outputs"), check="out")
 
 
-def mlp_param_specs(p, d):
-    """w0, b0, ..., w_out, b_out: the kernels crate's names and shapes (kernels/src/mlp.rs)."""
-    w, c = p["width"], p["classes"]
-    specs = []
-    for i in range(p["layers"]):
-        specs.append(Tensor(f"w{i}", [w, w], d))
-        specs.append(Tensor(f"b{i}", [w], d))
-    specs.append(Tensor("w_out", [w, c], d))
-    specs.append(Tensor("b_out", [c], d))
-    return specs
+def split_data(point, data_names):
+    """The plan's inputs as (parameters, data tensors): the kernels crate lists a training
+    workload's parameters first, in its order, then its data (x, y / tokens)."""
+    inputs = plan_tensors(point, "inputs")
+    params = [t for t in inputs if t.name not in data_names]
+    data = {t.name: t for t in inputs if t.name in data_names}
+    (loss,) = plan_tensors(point, "outputs")
+    return params, [data[n] for n in data_names], loss
 
 
 def mlp_loss(params, xb, yb, layers, classes):
@@ -152,28 +146,19 @@ def mlp_loss(params, xb, yb, layers, classes):
 
 
 @lowering("train-mlp")
-def train_mlp(p, dtype, c):
+def train_mlp(point, c):
     """One SGD-momentum step (v <- mu*v + g; p <- p - lr*v) on batch step % batch_pool.
     Inputs: params, momentum buffers, x, y, step; outputs: the updated params and buffers,
     the loss before the update, step + 1 (the loop ping-pongs them)."""
-    d = storage(dtype)
+    p = point["params"]
     lr, mu, pool = c["lr"], c["momentum"], int(c["batch_pool"])
-    layers, width, batch, classes = p["layers"], p["width"], p["batch"], p["classes"]
-    params = mlp_param_specs(p, d)
-    moms = [Tensor(f"m_{t.name}", t.shape, d, init="zeros") for t in params]
-    inputs = (
-        params
-        + moms
-        + [
-            Tensor("x", [pool, batch, width], d),
-            Tensor("y", [pool, batch], "i32"),
-            Tensor("step", [], "i32", init="zeros"),
-        ]
-    )
+    layers, classes = p["layers"], p["classes"]
+    params, data, loss_t = split_data(point, ["x", "y"])
+    moms = [Tensor(f"m_{t.name}", t.shape, t.dtype, init="zeros") for t in params]
+    inputs = params + moms + data + [Tensor("step", [], "i32", init="zeros")]
     outputs = (
-        [Tensor(f"{t.name}_next", t.shape, d, feeds=t.name) for t in params]
-        + [Tensor(f"{t.name}_next", t.shape, d, feeds=t.name) for t in moms]
-        + [Tensor("loss", [], "f32"), Tensor("step_next", [], "i32", feeds="step")]
+        [Tensor(f"{t.name}_next", t.shape, t.dtype, feeds=t.name) for t in params + moms]
+        + [loss_t, Tensor("step_next", [], "i32", feeds="step")]
     )
     np_ = len(params)
 
@@ -193,31 +178,6 @@ def train_mlp(p, dtype, c):
         return tuple(new_p) + tuple(new_m) + (loss.astype(jnp.float32), step + 1)
 
     return Lowering(fn, inputs, outputs, loss="loss", constants={"lr": lr, "momentum": mu, "batch_pool": pool})
-
-
-GPT_LAYER_PARAMS = [
-    ("ln1_g", lambda d: [d]),
-    ("ln1_b", lambda d: [d]),
-    ("w_qkv", lambda d: [d, 3 * d]),
-    ("b_qkv", lambda d: [3 * d]),
-    ("w_o", lambda d: [d, d]),
-    ("b_o", lambda d: [d]),
-    ("ln2_g", lambda d: [d]),
-    ("ln2_b", lambda d: [d]),
-    ("w_fc", lambda d: [d, 4 * d]),
-    ("b_fc", lambda d: [4 * d]),
-    ("w_proj", lambda d: [4 * d, d]),
-    ("b_proj", lambda d: [d]),
-]
-
-
-def gpt_param_specs(p, dt):
-    """The kernels crate's train-gpt parameters, in its order (kernels/src/gpt.rs)."""
-    d = p["d_model"]
-    specs = [Tensor("wte", [p["vocab"], d], dt), Tensor("wpe", [p["seq"], d], dt)]
-    for layer in range(p["layers"]):
-        specs += [Tensor(f"h{layer}.{n}", shape(d), dt) for n, shape in GPT_LAYER_PARAMS]
-    return specs + [Tensor("lnf_g", [d], dt), Tensor("lnf_b", [d], dt)]
 
 
 def gpt_loss(params, ids, targets, p, ln_eps):
@@ -265,28 +225,21 @@ def gpt_loss(params, ids, targets, p, ln_eps):
 
 
 @lowering("train-gpt")
-def train_gpt(p, dtype, c):
+def train_gpt(point, c):
     """One AdamW step (bias-corrected, decoupled weight decay on every parameter) on batch
-    step % batch_pool. Inputs: params, first moments, second moments, tokens, step; outputs:
-    the updated params and moments, the loss before the update, step + 1."""
-    dt = storage(dtype)
+    step % batch_pool. Inputs: params (the kernels crate's, in its order), first moments,
+    second moments, tokens, step; outputs: the updated params and moments, the loss before the
+    update, step + 1."""
+    p = point["params"]
     lr, b1, b2, eps, wd = c["lr"], c["beta1"], c["beta2"], c["eps"], c["weight_decay"]
     ln_eps, pool = c["ln_eps"], int(c["batch_pool"])
-    params = gpt_param_specs(p, dt)
-    m1 = [Tensor(f"m_{t.name}", t.shape, dt, init="zeros") for t in params]
-    m2 = [Tensor(f"v_{t.name}", t.shape, dt, init="zeros") for t in params]
-    inputs = (
-        params
-        + m1
-        + m2
-        + [
-            Tensor("tokens", [pool, p["batch"], p["seq"] + 1], "i32"),
-            Tensor("step", [], "i32", init="zeros"),
-        ]
-    )
+    params, data, loss_t = split_data(point, ["tokens"])
+    m1 = [Tensor(f"m_{t.name}", t.shape, t.dtype, init="zeros") for t in params]
+    m2 = [Tensor(f"v_{t.name}", t.shape, t.dtype, init="zeros") for t in params]
+    inputs = params + m1 + m2 + data + [Tensor("step", [], "i32", init="zeros")]
     state = params + m1 + m2
-    outputs = [Tensor(f"{t.name}_next", t.shape, dt, feeds=t.name) for t in state] + [
-        Tensor("loss", [], "f32"),
+    outputs = [Tensor(f"{t.name}_next", t.shape, t.dtype, feeds=t.name) for t in state] + [
+        loss_t,
         Tensor("step_next", [], "i32", feeds="step"),
     ]
     n = len(params)

@@ -4,6 +4,9 @@ compute (the training step's loss trajectory included), --dry-run prints the exa
 commands, --sim writes stand-ins, the compile path caches by hash (with a stand-in compiler
 on PATH), and bad input exits 2.
 
+The points come from the real `bench plan` (with the kernels crate's tensor metadata), so these
+tests need a built bench (target/debug/bench or target/release/bench, or BENCH_BIN=path).
+
 Run: python3 -m unittest discover -s scripts/neuron -p 'test_*.py'   (needs `pip install jax`)
 """
 
@@ -12,6 +15,7 @@ import io
 import json
 import os
 import stat
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -21,13 +25,22 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import build_neffs  # noqa: E402
 import lowerings  # noqa: E402
+from test_gpt_lowering import bench_binary  # noqa: E402
 
 CONSTANTS = {"train-mlp": {"lr": 0.01, "momentum": 0.9, "batch_pool": 4}}
 
 
 def point(workload, params, dtype="f32"):
-    keys = ",".join(f"{k}={v}" for k, v in params.items())
-    return {"id": f"{workload}/{keys}/{dtype}", "workload": workload, "params": params, "dtype": dtype}
+    """The one point `bench plan` writes for these parameters."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "plan.json")
+        args = [bench_binary(), "plan", "--backend", "neuron", "--workload", workload, "--dtype", dtype, "--out", path]
+        for k, v in params.items():
+            args += ["--param", f"{k}={v}"]
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with open(path) as f:
+            (p,) = json.load(f)["points"]
+    return p
 
 
 MATMUL = point("matmul", {"m": 8, "n": 6, "k": 5})
@@ -109,7 +122,7 @@ class SpecsMatchTheKernelsCrate(unittest.TestCase):
                 lowerings.build(point("matmul", {"m": 2, "n": 2, "k": 2}, d), CONSTANTS)
             self.assertIn(d, str(e.exception))
         with self.assertRaises(lowerings.Unsupported):
-            lowerings.build(point("conv", {}), CONSTANTS)
+            lowerings.build({"workload": "conv", "params": {}, "dtype": "f32"}, CONSTANTS)
 
 
 class JaxLowering(unittest.TestCase):
