@@ -1,5 +1,6 @@
 //! The `bench` binary: parses the command line and maps outcomes to exit codes (0 all ok,
-//! 1 some point failed, 2 usage/configuration/I/O error). Errors print as one line.
+//! 1 some point failed, 2 usage/configuration/I/O error, 130/143 stopped by SIGINT/SIGTERM).
+//! Errors print as one line.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
     match result {
         Ok(Outcome::AllOk) => ExitCode::SUCCESS,
         Ok(Outcome::SomeFailed) => ExitCode::from(1),
+        Ok(Outcome::Interrupted(sig)) => ExitCode::from(sig.exit_code()),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

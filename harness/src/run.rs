@@ -5,23 +5,26 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use backends::{BackendKind, BackendOptions};
 
 use crate::cli::RunArgs;
 use crate::dump::Dumper;
+use crate::interrupt::{self, Signal};
 use crate::progress::Progress;
 use crate::runner::{execute_point, MeasureConfig, PointContext};
-use crate::schema::{BackendInfo, Resume, RunFile, Status, SCHEMA};
+use crate::schema::{BackendInfo, Interruption, Resume, RunFile, Status, INTERRUPTED, SCHEMA};
 use crate::store::RunWriter;
 use crate::suite::Suite;
 use crate::{clock, provenance, resume, table};
 
-/// How a run ended, when it ran to the end.
+/// How a run ended, when it ran to the end or a signal stopped it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     AllOk,
     SomeFailed,
+    /// SIGINT or SIGTERM: run.json holds every finished point; exit 130 or 143.
+    Interrupted(Signal),
 }
 
 fn validate(args: &RunArgs) -> Result<MeasureConfig> {
@@ -94,6 +97,7 @@ pub fn command_line() -> String {
 }
 
 pub fn run(args: &RunArgs) -> Result<Outcome> {
+    interrupt::install().context("cannot install the SIGINT/SIGTERM handlers")?;
     // A resume continues with the run's own configuration (checked against what was given).
     let (resumed, effective) = match args.resume.as_deref() {
         Some(dir) => {
@@ -212,8 +216,12 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let mut dumper = args.dump.as_deref().map(Dumper::new).transpose()?;
 
     let mut progress = Progress::new(todo.len());
-    let mut fatal = None;
+    let stop = || interrupt::requested().is_some();
+    let mut stopped: Option<(anyhow::Error, bool)> = None;
     for (seq, point) in todo.iter().enumerate() {
+        if stop() {
+            break;
+        }
         progress.start(&point.id());
         let id = point.id();
         let mut hook = |inputs: &[kernels::HostTensor],
@@ -226,31 +234,59 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         };
         let mut ctx = PointContext {
             measure: cfg,
+            stop: &stop,
             init_s,
             on_checked: Some(&mut hook),
         };
-        let result = execute_point(backend.as_mut(), point, &mut ctx)
-            .map_err(|e| e.context(format!("point {id}")))
-            .and_then(|rec| {
-                progress.finish_point(&rec);
-                writer.push(rec)
-            });
-        if let Err(e) = result {
-            fatal = Some(e);
+        let rec = match execute_point(backend.as_mut(), point, &mut ctx) {
+            Ok(rec) => rec,
+            Err(e) => {
+                stopped = Some((e.context(format!("point {id}")), true));
+                break;
+            }
+        };
+        progress.finish_point(&rec);
+        if let Err(e) = writer.push(rec) {
+            // A failed write names the file and left it as it was (e.g. a full disk).
+            stopped = Some((e, false));
             break;
         }
     }
     progress.finish();
     let file = writer.file();
-    if let Some(e) = fatal {
-        // The run stops; run.json holds every point written before (a failed write left it
-        // as it was). Try to mark nothing more: a full disk would fail again.
+    if let Some((e, backend_error)) = stopped {
         print!("{}", table::render(&writer.run().points));
+        if !backend_error {
+            return Err(e);
+        }
         return Err(e.context(format!(
             "run stopped; finished points are kept in {}; continue with bench run --resume {}",
             file.display(),
             writer.dir().display()
         )));
+    }
+    if let Some(sig) = interrupt::requested() {
+        let point = writer
+            .run()
+            .points
+            .iter()
+            .find(|p| p.reason.as_deref() == Some(INTERRUPTED))
+            .map(|p| p.id.clone());
+        writer.update(|r| {
+            r.interrupted = Some(Interruption {
+                signal: sig.name().into(),
+                at: clock::now_rfc3339(),
+                point,
+            })
+        })?;
+        print!("{}", table::render(&writer.run().points));
+        eprintln!(
+            "bench: stopped by {}; every finished point is in {}; continue with: bench run --resume {}",
+            sig.name(),
+            file.display(),
+            writer.dir().display()
+        );
+        return Ok(Outcome::Interrupted(sig));
     }
     writer.finish(clock::now_rfc3339())?;
     print!("{}", table::render(&writer.run().points));

@@ -8,7 +8,9 @@ use std::time::Instant;
 use backends::{Backend, BackendError, Prepared};
 use kernels::{Expected, HostTensor, Point, Produced};
 
-use crate::schema::{Check, OneOffS, PointRecord, Stats, Status, Telemetry, Throughput, Train};
+use crate::schema::{
+    Check, OneOffS, PointRecord, Stats, Status, Telemetry, Throughput, Train, INTERRUPTED,
+};
 use crate::stats;
 
 /// How samples are taken.
@@ -44,13 +46,33 @@ pub struct Measurement {
     pub samples: Vec<f64>,
     pub warmup_iters: usize,
     pub target_met: bool,
+    /// `stop` said to stop before the rule held (a signal): the samples are incomplete.
+    pub interrupted: bool,
 }
 
 /// Warms up, then samples `prep.run()` until the stopping rule holds.
 pub fn measure(prep: &mut dyn Prepared, cfg: &MeasureConfig) -> Result<Measurement, BackendError> {
+    measure_until(prep, cfg, &|| false)
+}
+
+/// [`measure`], asking `stop` between iterations whether to give up (an interrupt).
+pub fn measure_until(
+    prep: &mut dyn Prepared,
+    cfg: &MeasureConfig,
+    stop: &dyn Fn() -> bool,
+) -> Result<Measurement, BackendError> {
     let start = Instant::now();
     let mut warmup_iters = 0;
+    let interrupted = |samples: Vec<f64>, warmup_iters| Measurement {
+        samples,
+        warmup_iters,
+        target_met: false,
+        interrupted: true,
+    };
     while warmup_iters == 0 || start.elapsed().as_secs_f64() < cfg.warmup_s {
+        if stop() {
+            return Ok(interrupted(Vec::new(), warmup_iters));
+        }
         prep.run()?;
         warmup_iters += 1;
     }
@@ -59,6 +81,9 @@ pub fn measure(prep: &mut dyn Prepared, cfg: &MeasureConfig) -> Result<Measureme
     let mut next_check = cfg.min_samples.max(2);
     let mut target_met = false;
     loop {
+        if stop() {
+            return Ok(interrupted(samples, warmup_iters));
+        }
         let t0 = Instant::now();
         let device = prep.run()?;
         let wall = t0.elapsed().as_secs_f64();
@@ -83,6 +108,7 @@ pub fn measure(prep: &mut dyn Prepared, cfg: &MeasureConfig) -> Result<Measureme
         samples,
         warmup_iters,
         target_met,
+        interrupted: false,
     })
 }
 
@@ -93,6 +119,8 @@ pub type CheckedHook<'a> =
 /// Everything a point needs besides the backend.
 pub struct PointContext<'a> {
     pub measure: MeasureConfig,
+    /// Asked between steps and samples: true stops the point, recorded as interrupted.
+    pub stop: &'a dyn Fn() -> bool,
     pub init_s: f64,
     /// Called with the inputs, the produced output and the reference (for `--dump`).
     pub on_checked: Option<CheckedHook<'a>>,
@@ -116,6 +144,9 @@ pub fn execute_point(
     let t_ref = Instant::now();
     let expected = point.reference(&inputs);
     let reference_s = t_ref.elapsed().as_secs_f64();
+    if (ctx.stop)() {
+        return Ok(failed(rec, INTERRUPTED.into()));
+    }
     let t_load = Instant::now();
     let prepared = backend.prepare(point, &inputs);
     let mut prep = match prepared {
@@ -128,8 +159,9 @@ pub fn execute_point(
     rec.timer = Some(prep.timer().to_string());
 
     // Correctness gate, before any timing.
-    let produced = match gate_output(prep.as_mut(), point) {
-        Ok(p) => p,
+    let produced = match gate_output(prep.as_mut(), point, ctx.stop) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(failed(rec, INTERRUPTED.into())),
         Err(e) if e.is_fatal() => return Err(e.into()),
         Err(e) => return Ok(failed(rec, format!("run failed before timing: {e}"))),
     };
@@ -153,7 +185,8 @@ pub fn execute_point(
         return Ok(failed(rec, format!("correctness check failed: {detail}")));
     }
 
-    let m = match measure(prep.as_mut(), &ctx.measure) {
+    let m = match measure_until(prep.as_mut(), &ctx.measure, ctx.stop) {
+        Ok(m) if m.interrupted => return Ok(failed(rec, INTERRUPTED.into())),
         Ok(m) => m,
         Err(e) if e.is_fatal() => return Err(e.into()),
         Err(e) => return Ok(failed(rec, format!("failed while timing: {e}"))),
@@ -208,13 +241,21 @@ fn telemetry_record(t: backends::Telemetry) -> Telemetry {
     }
 }
 
-/// Runs what the check needs: one iteration, or the training check steps.
-fn gate_output(prep: &mut dyn Prepared, point: &Point) -> Result<Produced, BackendError> {
+/// Runs what the check needs: one iteration, or the training check steps (`None` when `stop`
+/// says to stop between them).
+fn gate_output(
+    prep: &mut dyn Prepared,
+    point: &Point,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<Produced>, BackendError> {
     let steps = point.check_steps().max(1);
     for _ in 0..steps {
+        if stop() {
+            return Ok(None);
+        }
         prep.run()?;
     }
-    prep.output()
+    prep.output().map(Some)
 }
 
 fn train_record(point: &Point, losses: Vec<f64>) -> Train {
@@ -326,5 +367,25 @@ mod tests {
         let m = measure(&mut Noisy(kernels::rng::Rng::new(1)), &loose).unwrap();
         assert!(m.target_met);
         assert!(stats::relative_ci_halfwidth(&m.samples) <= 0.05);
+    }
+
+    #[test]
+    fn a_stop_request_ends_sampling_between_samples() {
+        let cfg = MeasureConfig {
+            warmup_s: 0.0,
+            max_samples: 1_000_000,
+            target_rel_ci: 1e-12,
+            budget_s: 1e9,
+            ..Default::default()
+        };
+        let count = std::cell::Cell::new(0);
+        let m = measure_until(&mut Noisy(kernels::rng::Rng::new(1)), &cfg, &|| {
+            count.set(count.get() + 1);
+            count.get() > 25
+        })
+        .unwrap();
+        assert!(m.interrupted && !m.target_met, "{m:?}");
+        assert_eq!(m.warmup_iters, 1);
+        assert_eq!(m.samples.len(), 24, "asked before each iteration");
     }
 }
