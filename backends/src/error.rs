@@ -14,6 +14,10 @@ pub enum BackendError {
     /// One point failed on the device or in the library.
     #[error("{0}")]
     Point(String),
+    /// One point failed in a CUDA library call (the driver's, cuBLASLt's or NVRTC's error is
+    /// its source).
+    #[error(transparent)]
+    Cuda(#[from] crate::cuda::CudaError),
 }
 
 impl BackendError {

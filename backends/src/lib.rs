@@ -5,13 +5,16 @@
 //!
 //! A backend whose library or device is missing is an error or a skip with a reason, never a
 //! panic. `unsafe` is allowed only in the FFI modules (`cpu::blas`; `neuron::{sys, runtime, model,
-//! tensor}`; `cuda::{probe, driver, lt, nvrtc}`), each block with a
-//! `// SAFETY:` line.
+//! tensor}`; `cuda::ffi::{probe, driver, lt, nvrtc}`), each block with a
+//! `// SAFETY:` line. `gpu` is the device-independent half of the GPU backends (plans, layouts,
+//! launch descriptions); `multi` drives several devices of any backend together.
 #![deny(unsafe_code)]
 
 pub mod cpu;
 pub mod cuda;
 mod error;
+pub mod gpu;
+pub mod multi;
 pub mod neuron;
 
 use std::collections::BTreeMap;

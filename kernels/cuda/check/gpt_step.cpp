@@ -1,9 +1,9 @@
 // Runs whole train-gpt steps on the CPU: the real kernels of gpt.cu and mlp.cu under the host
 // emulation (check/emulate.h), launched exactly as the CUDA binding launches them, and the
-// plan's GEMMs with cuBLASLt's semantics. The program comes from backends/src/cuda/
-// gpt_emulated.rs (a test), already resolved to fake device addresses: this file only maps the
-// addresses to host memory, dispatches by kernel name with typed arguments, and prints what the
-// program asks for (each step's loss, gradients).
+// plan's GEMMs with cuBLASLt's semantics. The program comes from
+// backends/tests/cuda_gpt_step/emulated.rs, already resolved to fake device addresses: this
+// file only maps the addresses to host memory, dispatches by kernel name with typed arguments,
+// and prints what the program asks for (each step's loss, gradients).
 //
 // Program (text, one command a line, addresses 0x-prefixed hex, '#' lines are context for
 // error messages):

@@ -1,8 +1,9 @@
 //! The train-mlp step as a device-independent plan: which GEMMs (row-major shapes, transposes,
-//! epilogues) and which kernels run, in order, on which buffers. `mlp.rs` binds the plan to
-//! GPU buffers, cuBLASLt GEMMs and NVRTC kernels; the tests here execute the same plan on the
-//! host in f64 and require kernels::mlp's reference loss trajectory, so the wiring (operand
-//! order, transposes, ReLU masks, bias gradients, update order) is checked without a GPU.
+//! epilogues) and which kernels run, in order, on which buffers. `cuda::bind::mlp` binds the
+//! plan to GPU buffers, cuBLASLt GEMMs and NVRTC kernels (launches from `mlp_launch`); the
+//! tests here execute the same plan on the host in f64 and require kernels::mlp's reference
+//! loss trajectory, so the wiring (operand order, transposes, ReLU masks, bias gradients,
+//! update order) is checked without a GPU.
 
 use kernels::mlp::TrainMlp;
 

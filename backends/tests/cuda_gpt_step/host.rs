@@ -1,4 +1,4 @@
-//! Tests: executes the train-gpt plan (`gpt_plan`) on the host in f64, op by op with the
+//! Executes the train-gpt plan (`backends::gpu::gpt_plan`) on the host in f64, op by op with the
 //! semantics each kernel and cuBLASLt call documents, over memory laid out as on the device
 //! (views at their offsets, batched GEMMs at their strides), and requires kernels::gpt_ref's
 //! loss trajectory. A wrong operand, transpose, stride, offset or update order changes the
@@ -13,8 +13,12 @@ use kernels::gpt_ref::reference_losses;
 use kernels::tensor::find;
 use kernels::DType;
 
-use super::gpt_plan::{buffers, device_bytes, param_offsets, step_plan, Buf, Dims, StepOp, Views};
-use super::layout::Epilogue;
+use backends::gpu::gpt_plan::{
+    buffers, device_bytes, param_offsets, step_plan, Buf, Dims, StepOp, Views,
+};
+use backends::gpu::layout::Epilogue;
+
+use super::gpt;
 
 const GELU_C: f64 = 0.797_884_560_802_865_4;
 
@@ -438,18 +442,6 @@ fn run_plan(p: &TrainGpt, steps: usize) -> (Vec<f64>, BTreeMap<Buf, Vec<f64>>) {
         losses.push(h.mem[&Buf::Loss][0]);
     }
     (losses, h.mem)
-}
-
-/// A model of these sizes (d_model, layers, heads, seq, vocab, batch); also used by gpt_emulated.
-pub(super) fn gpt(d: u64, layers: u64, heads: u64, seq: u64, vocab: u64, batch: u64) -> TrainGpt {
-    TrainGpt {
-        d_model: d,
-        layers,
-        heads,
-        seq,
-        vocab,
-        batch,
-    }
 }
 
 #[test]

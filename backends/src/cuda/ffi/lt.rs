@@ -1,6 +1,6 @@
 //! cuBLASLt FFI (through cudarc's raw `cublaslt::result` layer): one handle per GPU and a
 //! prepared GEMM — matmul descriptor (compute type, transposes, epilogue, FP8 scale pointers),
-//! matrix layouts from [`super::layout`], and the algorithm cuBLASLt's heuristic ranks first
+//! matrix layouts from [`crate::gpu::layout`], and the algorithm cuBLASLt's heuristic ranks first
 //! for this problem within the workspace (the same choice torch.matmul makes). The workspace
 //! is owned by the caller and passed to every call.
 #![allow(unsafe_code)]
@@ -12,7 +12,8 @@ use cudarc::cublaslt::result as lt;
 use cudarc::cublaslt::sys;
 use cudarc::driver::CudaStream;
 
-use super::layout::{Batch, Compute, Elem, Epilogue, Layout, RowMajorGemm};
+use super::error::CudaError;
+use crate::gpu::layout::{Batch, Compute, Elem, Epilogue, Layout, RowMajorGemm};
 
 /// Workspace offered to cuBLASLt: 32 MiB, what PyTorch uses on Hopper.
 pub const WORKSPACE_BYTES: usize = 32 << 20;
@@ -51,15 +52,18 @@ fn op(trans: bool) -> i32 {
     }
 }
 
-fn err(what: &str, e: lt::CublasError) -> String {
-    format!("cuBLASLt {what}: {e:?}")
+fn err(what: &str, e: lt::CublasError) -> CudaError {
+    CudaError::CublasLt {
+        what: what.to_string(),
+        source: e,
+    }
 }
 
 /// A cuBLASLt handle.
 pub struct LtHandle(sys::cublasLtHandle_t);
 
 impl LtHandle {
-    pub fn new() -> Result<Self, String> {
+    pub fn new() -> Result<Self, CudaError> {
         lt::create_handle()
             .map(LtHandle)
             .map_err(|e| err("create", e))
@@ -132,12 +136,13 @@ fn layout(
     e: Elem,
     l: Layout,
     batch: Option<(u64, i64)>,
-) -> Result<sys::cublasLtMatrixLayout_t, String> {
+) -> Result<sys::cublasLtMatrixLayout_t, CudaError> {
     use sys::cublasLtMatrixLayoutAttribute_t as L;
     let h = lt::create_matrix_layout(data_type(e), l.rows, l.cols, l.ld)
         .map_err(|x| err("layout", x))?;
     if let Some((count, stride)) = batch {
-        let count = i32::try_from(count).map_err(|_| format!("batch of {count} GEMMs"))?;
+        let count = i32::try_from(count)
+            .map_err(|_| CudaError::Invalid(format!("a batch of {count} GEMMs exceeds int32")))?;
         // SAFETY: `h` is live; BATCH_COUNT is documented as int32_t and STRIDED_BATCH_OFFSET
         // as int64_t, and each pointer addresses a live value of that size.
         let set = unsafe {
@@ -186,7 +191,7 @@ fn set_desc<T>(
     desc: sys::cublasLtMatmulDesc_t,
     attr: sys::cublasLtMatmulDescAttributes_t,
     value: &T,
-) -> Result<(), String> {
+) -> Result<(), CudaError> {
     // SAFETY: `value` points to a live T of the size passed, the type cuBLASLt documents for
     // `attr`; the descriptor is live.
     unsafe {
@@ -203,11 +208,13 @@ fn set_desc<T>(
 impl LtGemm {
     /// Builds the descriptor and layouts and asks the heuristic for the best algorithm.
     /// `ptrs` gives the bias and FP8 scale pointers (fixed for the GEMM's life).
-    pub fn new(h: &LtHandle, spec: GemmSpec, ptrs: GemmPtrs) -> Result<Self, String> {
+    pub fn new(h: &LtHandle, spec: GemmSpec, ptrs: GemmPtrs) -> Result<Self, CudaError> {
         use sys::cublasLtMatmulDescAttributes_t as A;
         let p = spec.shape.to_lt();
         if spec.input == Elem::E4m3 && !spec.shape.is_fp8_tn() {
-            return Err("cuBLASLt FP8 GEMMs need the TN form (B supplied transposed)".into());
+            return Err(CudaError::Invalid(
+                "cuBLASLt FP8 GEMMs need the TN form (B supplied transposed)".into(),
+            ));
         }
         let desc =
             lt::create_matmul_desc(compute_type(spec.compute), sys::cudaDataType::CUDA_R_32F)
@@ -289,14 +296,18 @@ impl LtGemm {
         ptrs: &GemmPtrs,
         workspace: u64,
         stream: &CudaStream,
-    ) -> Result<(), String> {
+    ) -> Result<(), CudaError> {
         if ptrs.bias != self.bias_set {
-            return Err("internal: bias pointer differs from the prepared one".into());
+            return Err(CudaError::Invalid(
+                "internal: bias pointer differs from the prepared one".into(),
+            ));
         }
         let (alpha, beta) = (1.0f32, if self.accumulate { 1.0f32 } else { 0.0 });
         let c_in = if self.accumulate { ptrs.c_in } else { ptrs.c };
         if self.accumulate && c_in == 0 {
-            return Err("internal: accumulating GEMM without its addend".into());
+            return Err(CudaError::Invalid(
+                "internal: accumulating GEMM without its addend".into(),
+            ));
         }
         // SAFETY: the caller's pointers address device buffers of the sizes the layouts
         // describe (checked when they were allocated), cuBLASLt's A is our B and its B our A

@@ -1,8 +1,8 @@
 //! train-gpt on the GPU: one AdamW step of kernels::gpt's transformer per iteration, entirely
-//! on the device. The order of operations and their operands come from `gpt_plan` (checked on
-//! the host against the f64 reference); this file binds them to device buffers, cuBLASLt GEMMs
-//! (bias epilogues, residual adds as beta = 1, per-head strided batches) and the NVRTC kernels
-//! of kernels/cuda/gpt.cu and mlp.cu. Parameters and activations are stored in the point's
+//! on the device. The order of operations and their operands come from `crate::gpu::gpt_plan`
+//! (checked on the host against the f64 reference) and the launches from `gpt_launch`; this
+//! file binds them to device buffers, cuBLASLt GEMMs (bias epilogues, residual adds as beta =
+//! 1, per-head strided batches) and the NVRTC kernels of kernels/cuda/gpt.cu and mlp.cu. Parameters and activations are stored in the point's
 //! dtype (f32 for tf32) with f32 arithmetic in every kernel, as the CPU backend does;
 //! gradients and both AdamW moments are f32, and weight gradients come out of cuBLASLt in f32.
 //! The loss of each step is read back after its timed region, so the whole trajectory is
@@ -10,24 +10,23 @@
 
 use std::collections::BTreeMap;
 
-use cudarc::driver::CudaFunction;
 use kernels::gpt::{TrainGpt, BATCH_POOL};
 use kernels::tensor::find;
-use kernels::{DType, HostTensor, Produced};
+use kernels::{DType, HostTensor};
 
-use super::convert::encode;
-use super::driver::{DevBuf, EventTimer};
-use super::gpt_launch::launches;
-use super::gpt_plan::{buffers, device_bytes, param_offsets, step_plan, Buf, Dims, StepOp, Views};
-use super::layout::Elem;
-use super::lt::{GemmPtrs, GemmSpec, LtGemm};
-use super::mlp::storage;
-use super::Device;
-use crate::{BackendError, Prepared};
-
-fn pe(e: String) -> BackendError {
-    BackendError::Point(e)
-}
+use super::{Iteration, Output};
+use crate::cuda::device::Device;
+use crate::cuda::ffi::driver::DevBuf;
+use crate::cuda::ffi::lt::{GemmPtrs, GemmSpec, LtGemm};
+use crate::cuda::ffi::CudaError;
+use crate::cuda::modules::Kernels;
+use crate::gpu::convert::encode;
+use crate::gpu::gpt_launch::launches;
+use crate::gpu::gpt_plan::{
+    buffers, device_bytes, param_offsets, step_plan, Buf, Dims, StepOp, Views,
+};
+use crate::gpu::layout::Elem;
+use crate::gpu::storage::train_storage;
 
 /// The largest power of two (≤ 256) dividing `bytes` (256 for 0).
 fn align_of(bytes: u64) -> u32 {
@@ -38,9 +37,8 @@ fn align_of(bytes: u64) -> u32 {
     }
 }
 
-pub struct GpuGpt<'a> {
-    dev: &'a Device,
-    funcs: BTreeMap<&'static str, CudaFunction>,
+pub struct GpuGpt {
+    funcs: Kernels,
     p: TrainGpt,
     plan: Vec<StepOp>,
     /// Where each view lies (computed once; addresses are resolved for every launch).
@@ -54,26 +52,23 @@ pub struct GpuGpt<'a> {
     elem: Elem,
     dt: i32,
     sms: u32,
-    timer: EventTimer,
-    step: usize,
-    losses: Vec<f64>,
 }
 
-impl<'a> GpuGpt<'a> {
+impl GpuGpt {
     pub fn new(
-        dev: &'a Device,
-        funcs: BTreeMap<&'static str, CudaFunction>,
+        dev: &Device,
+        funcs: Kernels,
         p: TrainGpt,
         dtype: DType,
         inputs: &[HostTensor],
-    ) -> Result<Self, BackendError> {
-        let (elem, dt, compute) = storage(dtype)
-            .ok_or_else(|| BackendError::Point(format!("no {dtype} training on cuda")))?;
+    ) -> Result<Self, CudaError> {
+        let (elem, dt, compute) = train_storage(dtype)
+            .ok_or_else(|| CudaError::Invalid(format!("no {dtype} training on cuda")))?;
         let need = device_bytes(&p, elem.size());
         let have = dev.gpu.props.memory_bytes as u64;
         // cuBLASLt's workspace, the L2 flush buffer and the CUDA context need some room too.
         if need + (1 << 30) > have {
-            return Err(BackendError::Point(format!(
+            return Err(CudaError::Invalid(format!(
                 "train-gpt needs {:.1} GiB of device memory for these sizes and this GPU has \
                  {:.1} GiB: choose a smaller batch, seq or vocab",
                 need as f64 / (1u64 << 30) as f64,
@@ -94,7 +89,7 @@ impl<'a> GpuGpt<'a> {
                 b if b.is_f32() => gpu.zeros(n * 4),
                 _ => gpu.zeros(n * elem.size()),
             };
-            bufs.insert(buf, d.map_err(pe)?);
+            bufs.insert(buf, d?);
         }
         let (b, t) = (p.batch as usize, p.seq as usize);
         let tokens = find(inputs, "tokens").as_i32();
@@ -105,10 +100,9 @@ impl<'a> GpuGpt<'a> {
                 .flat_map(|s| s[skip..skip + t].iter().flat_map(|v| v.to_le_bytes()))
                 .collect()
         };
-        let ids = gpu.upload(&pool(0)).map_err(pe)?;
-        let targets = gpu.upload(&pool(1)).map_err(pe)?;
+        let ids = gpu.upload(&pool(0))?;
+        let targets = gpu.upload(&pool(1))?;
         let mut g = GpuGpt {
-            dev,
             funcs,
             p,
             plan: step_plan(&p),
@@ -120,9 +114,6 @@ impl<'a> GpuGpt<'a> {
             elem,
             dt,
             sms: gpu.props.sm_count.max(1) as u32,
-            timer: gpu.timer().map_err(pe)?,
-            step: 0,
-            losses: Vec::new(),
         };
         let mut gemms = Vec::with_capacity(g.plan.len());
         let views = &g.views;
@@ -165,11 +156,11 @@ impl<'a> GpuGpt<'a> {
                         accumulate: add.is_some(),
                     };
                     let ptrs = GemmPtrs {
-                        bias: bias.map(|x| g.ptr(x)).unwrap_or(0),
+                        bias: bias.map(|x| g.ptr(x, 0)).unwrap_or(0),
                         ..Default::default()
                     };
                     Some(LtGemm::new(&dev.lt, spec, ptrs).map_err(|e| {
-                        BackendError::Point(format!("{e} (GEMM {shape:?}, batch {batch:?})"))
+                        CudaError::Invalid(format!("{e} (GEMM {shape:?}, batch {batch:?})"))
                     })?)
                 }
                 _ => None,
@@ -179,81 +170,56 @@ impl<'a> GpuGpt<'a> {
         Ok(g)
     }
 
-    /// The device address of a plan buffer in this step.
-    fn ptr(&self, b: Buf) -> u64 {
-        self.views
-            .address(b, self.step, self.elem.size(), &|x| match x {
-                Buf::Ids => self.ids.ptr,
-                Buf::Targets => self.targets.ptr,
-                other => self.bufs[&other].ptr,
-            })
+    /// The device address of a plan buffer at step `step`.
+    fn ptr(&self, b: Buf, step: usize) -> u64 {
+        self.views.address(b, step, self.elem.size(), &|x| match x {
+            Buf::Ids => self.ids.ptr,
+            Buf::Targets => self.targets.ptr,
+            other => self.bufs[&other].ptr,
+        })
     }
+}
 
-    fn enqueue_step(&self) -> Result<(), String> {
+impl Iteration for GpuGpt {
+    fn enqueue(&self, dev: &Device, step: usize) -> Result<(), CudaError> {
         let dm = Dims::of(&self.p);
-        let ptr = |b: Buf| self.ptr(b);
+        let ptr = |b: Buf| self.ptr(b, step);
         for (op, gemm) in self.plan.iter().zip(&self.gemms) {
             match *op {
                 StepOp::Zero(b) => {
-                    self.dev.gpu.memset_raw(self.ptr(b), self.bufs[&b].bytes)?;
+                    dev.gpu.memset_raw(ptr(b), self.bufs[&b].bytes)?;
                 }
                 StepOp::Gemm {
                     a, b, c, bias, add, ..
                 } => {
                     let g = gemm
                         .as_ref()
-                        .ok_or("internal: GEMM not prepared".to_string())?;
+                        .ok_or_else(|| CudaError::Invalid("internal: GEMM not prepared".into()))?;
                     let ptrs = GemmPtrs {
-                        a: self.ptr(a),
-                        b: self.ptr(b),
-                        c: self.ptr(c),
-                        c_in: add.map(|x| self.ptr(x)).unwrap_or(0),
-                        bias: bias.map(|x| self.ptr(x)).unwrap_or(0),
+                        a: ptr(a),
+                        b: ptr(b),
+                        c: ptr(c),
+                        c_in: add.map(ptr).unwrap_or(0),
+                        bias: bias.map(ptr).unwrap_or(0),
                         ..Default::default()
                     };
-                    g.run(
-                        &self.dev.lt,
-                        &ptrs,
-                        self.dev.workspace.ptr,
-                        &self.dev.gpu.stream,
-                    )?;
+                    g.run(&dev.lt, &ptrs, dev.workspace.ptr, &dev.gpu.stream)?;
                 }
                 _ => {
-                    for l in launches(op, &dm, self.dt, self.sms, self.step, &ptr) {
-                        let f = self
-                            .funcs
-                            .get(l.kernel)
-                            .ok_or_else(|| format!("internal: kernel {} not loaded", l.kernel))?;
-                        self.dev.gpu.launch(f, l.grid, 256, 0, &l.args)?;
+                    for l in launches(op, &dm, self.dt, self.sms, step, &ptr) {
+                        let f = self.funcs.get(l.kernel).ok_or_else(|| {
+                            CudaError::Invalid(format!("internal: kernel {} not loaded", l.kernel))
+                        })?;
+                        dev.gpu.launch(f, &l)?;
                     }
                 }
             }
         }
         Ok(())
     }
-}
 
-impl Prepared for GpuGpt<'_> {
-    fn run(&mut self) -> Result<Option<f64>, BackendError> {
-        let this = &*self;
-        let (secs, loss) = this
-            .dev
-            .timed_step(&this.timer, &this.bufs[&Buf::Loss], || this.enqueue_step())?;
-        self.losses.push(loss);
-        self.step += 1;
-        Ok(Some(secs))
-    }
-
-    fn output(&mut self) -> Result<Produced, BackendError> {
-        Ok(Produced::Losses(self.losses.clone()))
-    }
-
-    fn timer(&self) -> &'static str {
-        "cuda_event"
-    }
-
-    fn telemetry(&mut self) -> Option<crate::Telemetry> {
-        self.dev.telemetry_since_prepare()
+    fn output(&self) -> Output<'_> {
+        Output::Loss(&self.bufs[&Buf::Loss])
     }
 }
 

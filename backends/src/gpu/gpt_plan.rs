@@ -1,7 +1,7 @@
 //! The train-gpt step as a device-independent plan: which GEMMs (row-major shapes, strided
 //! batches, epilogues, residual adds) and which kernels of kernels/cuda/gpt.cu and mlp.cu run,
-//! in order, on which buffers. `gpt.rs` binds the plan to device buffers, cuBLASLt and NVRTC;
-//! `gpt_plan_host.rs` (tests) executes the same plan on the host in f64 and requires
+//! in order, on which buffers. `cuda::bind::gpt` binds the plan to device buffers, cuBLASLt and
+//! NVRTC; backends/tests/cuda_gpt_step/host.rs executes the same plan on the host in f64 and requires
 //! kernels::gpt_ref's loss trajectory, so the wiring — operand order, transposes, head
 //! layouts, strides, view offsets, which gradient goes where, the update — is checked
 //! without a GPU.

@@ -1,5 +1,5 @@
-//! Tests: whole train-gpt steps with the real kernels, on the CPU. The plan (`gpt_plan`) is
-//! resolved exactly as the CUDA binding (`gpt.rs`) resolves it — allocations at (fake) base
+//! Whole train-gpt steps with the real kernels, on the CPU. The plan (`gpu::gpt_plan`) is
+//! resolved exactly as the CUDA binding (`cuda::bind::gpt`) resolves it — allocations at (fake) base
 //! addresses, parameters packed at `param_offsets` in the storage dtype, the [BATCH_POOL, B·T]
 //! id/target pools, `address` for every buffer and view, `launches` for every kernel launch —
 //! and written as a program for kernels/cuda/check/gpt_step.cpp, which runs each launch through
@@ -9,7 +9,7 @@
 //! (`check_losses` at `TrainGpt::tolerance`) against kernels::gpt_ref, in f32, bf16 and f16
 //! storage, and the first step's gradients must match the reference's (a check of this
 //! test's own: the loss gate misses many backward bugs at these sizes). This covers what the
-//! f64 plan executor (`gpt_plan_host`) cannot: the kernels' own head layouts, in-place
+//! f64 plan executor (`host.rs`) cannot: the kernels' own head layouts, in-place
 //! backward kernels, accumulate flags, dtype codes, argument order and grids. Not covered: the
 //! inline PTX, cuBLASLt itself (nor TF32 inputs), timing. Needs a C++20 compiler (like
 //! backends/tests/cuda_emulated.rs; without one the test says so and passes, unless
@@ -27,16 +27,16 @@ use kernels::gpt_ref::{loss_and_grads, reference_losses};
 use kernels::tensor::find;
 use kernels::DType;
 
-use super::convert::encode;
-use super::driver::KArg;
-use super::gpt_launch::launches;
-use super::gpt_plan::{buffers, elem_size, param_offsets, step_plan, Buf, Dims, StepOp, Views};
-use super::gpt_plan_host::gpt;
-use super::layout::Epilogue;
-use super::mlp::storage;
+use backends::gpu::convert::encode;
+use backends::gpu::gpt_launch::launches;
+use backends::gpu::gpt_plan::{
+    buffers, elem_size, param_offsets, step_plan, Buf, Dims, StepOp, Views,
+};
+use backends::gpu::launch::KArg;
+use backends::gpu::layout::Epilogue;
+use backends::gpu::storage::train_storage;
 
-/// Threads per block of every train-gpt launch (what `gpt.rs` passes to the driver).
-const BLOCK: u32 = 256;
+use super::gpt;
 
 /// The seed of the inputs (any: the reference gets the same inputs).
 const SEED: u64 = 7;
@@ -72,7 +72,7 @@ fn karg(a: &KArg) -> String {
 /// gradients. Also returns the number of thread blocks one step launches.
 fn program(c: &Case) -> (String, u64) {
     let p = &c.p;
-    let (elem, dt, _) = storage(c.dtype).expect("a dtype the CUDA backend trains in");
+    let (elem, dt, _) = train_storage(c.dtype).expect("a dtype the CUDA backend trains in");
     let eb = elem.size();
     let dm = Dims::of(p);
     let inputs = p.inputs(c.dtype, SEED);
@@ -180,11 +180,12 @@ fn program(c: &Case) -> (String, u64) {
                         let args: Vec<String> = l.args.iter().map(karg).collect();
                         let _ = writeln!(
                             out,
-                            "launch {} {} {} {} {BLOCK} {} {}",
+                            "launch {} {} {} {} {} {} {}",
                             l.kernel,
                             l.grid.0,
                             l.grid.1,
                             l.grid.2,
+                            l.block,
                             args.len(),
                             args.join(" ")
                         );

@@ -13,6 +13,9 @@ use cudarc::driver::{
     CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PushKernelArg,
 };
 
+use super::error::CudaError;
+use crate::gpu::launch::{KArg, Launch};
+
 /// Facts about the device, for provenance and for sizing (L2 flush, kernel choice).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Props {
@@ -46,29 +49,26 @@ pub struct Gpu {
     _lib: Arc<libloading::Library>,
 }
 
-fn e<T: std::fmt::Debug>(what: &str) -> impl Fn(T) -> String + '_ {
-    move |x| format!("CUDA {what}: {x:?}")
-}
-
-/// A kernel argument.
-#[derive(Debug, Clone, Copy)]
-pub enum KArg {
-    Ptr(u64),
-    I32(i32),
-    I64(i64),
-    F32(f32),
+fn e(what: &str) -> impl FnOnce(cudarc::driver::DriverError) -> CudaError + '_ {
+    CudaError::driver(what)
 }
 
 impl Gpu {
     /// Opens device `ordinal`. `driver_lib` and `elapsed_symbol` come from the probe.
-    pub fn open(ordinal: usize, driver_lib: &str, elapsed_symbol: &str) -> Result<Gpu, String> {
+    pub fn open(ordinal: usize, driver_lib: &str, elapsed_symbol: &str) -> Result<Gpu, CudaError> {
+        let lib_err = |what, source| CudaError::Library {
+            what,
+            lib: driver_lib.to_string(),
+            source,
+        };
         // SAFETY: the probe loaded this library and found the symbol already.
-        let lib = unsafe { libloading::Library::new(driver_lib) }.map_err(|x| x.to_string())?;
+        let lib =
+            unsafe { libloading::Library::new(driver_lib) }.map_err(|x| lib_err("loading", x))?;
         // SAFETY: both cuEventElapsedTime and cuEventElapsedTime_v2 have the C signature
         // CUresult (float*, CUevent, CUevent); CUresult is a C int.
         let elapsed: ElapsedFn = unsafe {
             *lib.get::<ElapsedFn>(elapsed_symbol.as_bytes())
-                .map_err(|x| x.to_string())?
+                .map_err(|x| lib_err("the event-timing symbol of", x))?
         };
         let ctx = CudaContext::new(ordinal).map_err(e("context"))?;
         // SAFETY: every buffer of this backend lives on the one stream below, so cudarc's
@@ -103,12 +103,12 @@ impl Gpu {
         DevBuf { ptr, bytes, buf }
     }
 
-    pub fn upload(&self, bytes: &[u8]) -> Result<DevBuf, String> {
+    pub fn upload(&self, bytes: &[u8]) -> Result<DevBuf, CudaError> {
         let buf = self.stream.clone_htod(bytes).map_err(e("upload"))?;
         Ok(self.wrap(buf))
     }
 
-    pub fn zeros(&self, bytes: usize) -> Result<DevBuf, String> {
+    pub fn zeros(&self, bytes: usize) -> Result<DevBuf, CudaError> {
         let buf = self
             .stream
             .alloc_zeros::<u8>(bytes.max(1))
@@ -116,12 +116,12 @@ impl Gpu {
         Ok(self.wrap(buf))
     }
 
-    pub fn download(&self, b: &DevBuf) -> Result<Vec<u8>, String> {
+    pub fn download(&self, b: &DevBuf) -> Result<Vec<u8>, CudaError> {
         self.stream.clone_dtoh(&b.buf).map_err(e("download"))
     }
 
     /// Zeroes `bytes` bytes at device address `ptr` on the stream (the L2 flush).
-    pub fn memset_raw(&self, ptr: u64, bytes: usize) -> Result<(), String> {
+    pub fn memset_raw(&self, ptr: u64, bytes: usize) -> Result<(), CudaError> {
         // SAFETY: callers pass the address and size of a live buffer they own (DevBuf).
         unsafe { sys::cuMemsetD8Async(ptr, 0, bytes, self.stream.cu_stream()) }
             .result()
@@ -143,21 +143,14 @@ impl Gpu {
         ))
     }
 
-    pub fn sync(&self) -> Result<(), String> {
+    pub fn sync(&self) -> Result<(), CudaError> {
         self.stream.synchronize().map_err(e("synchronize"))
     }
 
-    /// Launches `f` on the stream.
-    pub fn launch(
-        &self,
-        f: &CudaFunction,
-        grid: (u32, u32, u32),
-        block: u32,
-        smem: u32,
-        args: &[KArg],
-    ) -> Result<(), String> {
+    /// Launches `f` on the stream with the geometry and arguments of `l` (`l.kernel` names it).
+    pub fn launch(&self, f: &CudaFunction, l: &Launch) -> Result<(), CudaError> {
         let mut b = self.stream.launch_builder(f);
-        for a in args {
+        for a in &l.args {
             match a {
                 KArg::Ptr(p) => b.arg(p),
                 KArg::I32(v) => b.arg(v),
@@ -166,19 +159,22 @@ impl Gpu {
             };
         }
         let cfg = LaunchConfig {
-            grid_dim: grid,
-            block_dim: (block, 1, 1),
-            shared_mem_bytes: smem,
+            grid_dim: l.grid,
+            block_dim: (l.block, 1, 1),
+            shared_mem_bytes: l.smem,
         };
-        // SAFETY: each kernel's argument list is built next to its launch from the kernel's
-        // C signature in kernels/cuda/*.cu (pointers are u64 device addresses of live
-        // buffers, ints and floats by value), and the launch geometry is the one the kernel
-        // documents.
-        unsafe { b.launch(cfg) }.map(|_| ()).map_err(e("launch"))
+        // SAFETY: each kernel's argument list is built by the plans' launch functions from
+        // the kernel's C signature in kernels/cuda/*.cu (tested against the parsed sources;
+        // pointers are u64 device addresses of live buffers, ints and floats by value), and
+        // the launch geometry is the one the kernel documents (tested against its compiled
+        // resources in backends/tests/cuda_nvrtc.rs).
+        unsafe { b.launch(cfg) }
+            .map(|_| ())
+            .map_err(e(&format!("launch of {}", l.kernel)))
     }
 
-    pub fn timer(&self) -> Result<EventTimer, String> {
-        let mk = || -> Result<sys::CUevent, String> {
+    pub fn timer(&self) -> Result<EventTimer, CudaError> {
+        let mk = || -> Result<sys::CUevent, CudaError> {
             let mut ev = std::ptr::null_mut();
             // SAFETY: cuEventCreate writes one handle; flags 0 = default (timing enabled).
             let rc = unsafe { sys::cuEventCreate(&mut ev, 0) };
@@ -203,7 +199,7 @@ pub struct EventTimer {
 }
 
 impl EventTimer {
-    pub fn start(&self) -> Result<(), String> {
+    pub fn start(&self) -> Result<(), CudaError> {
         // SAFETY: the event and stream are live (the timer is dropped before its Gpu).
         unsafe { sys::cuEventRecord(self.start, self.stream) }
             .result()
@@ -211,7 +207,7 @@ impl EventTimer {
     }
 
     /// Records the end event, waits for it, and returns the seconds between the two events.
-    pub fn stop(&self) -> Result<f64, String> {
+    pub fn stop(&self) -> Result<f64, CudaError> {
         // SAFETY: as in `start`.
         unsafe { sys::cuEventRecord(self.end, self.stream) }
             .result()
@@ -225,7 +221,7 @@ impl EventTimer {
         // function pointer has the documented signature (checked at open).
         let rc = unsafe { (self.elapsed)(&mut ms, self.start, self.end) };
         if rc != 0 {
-            return Err(format!("CUDA event elapsed time failed with code {rc}"));
+            return Err(CudaError::Elapsed(rc));
         }
         Ok(ms as f64 / 1e3)
     }

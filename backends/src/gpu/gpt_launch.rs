@@ -1,25 +1,17 @@
-//! The kernel launches of each non-GEMM step of the train-gpt plan: kernel name, grid (256
-//! threads a block) and arguments in the order of the kernel's C signature in
+//! The kernel launches of each non-GEMM step of the train-gpt plan: kernel name, grid, block
+//! ([`STEP_THREADS`]) and arguments in the order of the kernel's C signature in
 //! kernels/cuda/gpt.cu or mlp.cu. Pure, so the tests compare every launch's argument list with
 //! the signatures parsed from the source NVRTC compiles (an argument missing, extra or of the
 //! wrong width would corrupt the launch silently on a GPU).
 
 use kernels::gpt::{ADAM_EPS, BETA1, BETA2, LEARNING_RATE, WEIGHT_DECAY};
 
-use super::driver::KArg;
 use super::gpt_plan::{Buf, Dims, StepOp};
-use super::sources as k;
+use super::kernels::{self as k, STEP_THREADS};
+pub use super::launch::{KArg, Launch};
 
 /// Rows each column-sum block (layernorm_bwd_params, relu_bwd_colsum) reduces.
 pub const ROWS_PER_BLOCK: u32 = 64;
-
-/// One kernel launch.
-#[derive(Debug, Clone)]
-pub struct Launch {
-    pub kernel: &'static str,
-    pub grid: (u32, u32, u32),
-    pub args: Vec<KArg>,
-}
 
 /// The launches of `op` (none for zeroing and GEMMs) at step `step` (0-based), with buffer
 /// addresses from `addr`; `sms` bounds grid-stride grids.
@@ -36,16 +28,26 @@ pub fn launches(
         out.push(Launch {
             kernel,
             grid,
+            block: STEP_THREADS,
+            smem: 0,
             args: args.to_vec(),
         })
     };
     let (dt, ptr) = (KArg::I32(dt), |b: Buf| KArg::Ptr(addr(b)));
     let i = |v: usize| KArg::I32(v as i32);
-    let stride_grid = |n: usize| ((n.div_ceil(256) as u32).clamp(1, sms.max(1) * 8), 1, 1);
-    let rows_grid = |rows: usize| ((rows as u32).div_ceil(8), 1, 1);
+    let per_block = STEP_THREADS as usize;
+    let stride_grid = |n: usize| {
+        (
+            (n.div_ceil(per_block) as u32).clamp(1, sms.max(1) * 8),
+            1,
+            1,
+        )
+    };
+    // one warp per row
+    let rows_grid = |rows: usize| ((rows as u32).div_ceil(STEP_THREADS / 32), 1, 1);
     let cols_grid = |rows: usize, cols: usize| {
         (
-            (cols as u32).div_ceil(256),
+            (cols as u32).div_ceil(STEP_THREADS),
             (rows as u32).div_ceil(ROWS_PER_BLOCK),
             1,
         )
@@ -284,61 +286,18 @@ pub fn launches(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, BTreeSet};
+    use std::collections::BTreeSet;
 
     use kernels::gpt::TrainGpt;
 
     use super::*;
-    use crate::cuda::gpt_plan::step_plan;
-
-    /// Each `__global__` kernel's parameters as argument kinds ("ptr", "i32", "i64", "f32"),
-    /// parsed from the source NVRTC compiles.
-    fn signatures(src: &str) -> BTreeMap<String, Vec<&'static str>> {
-        let mut out = BTreeMap::new();
-        for part in src.split("__global__").skip(1) {
-            let head = &part[..part.find('{').expect("kernel body")];
-            let head = head.trim_start().trim_start_matches("void").trim_start();
-            let head = match head.strip_prefix("__launch_bounds__(") {
-                Some(rest) => &rest[rest.find(')').unwrap() + 1..],
-                None => head,
-            };
-            let open = head.find('(').unwrap();
-            let name = head[..open].trim().to_string();
-            let params = &head[open + 1..head.rfind(')').unwrap()];
-            let kinds = params
-                .split(',')
-                .map(|p| {
-                    let p = p.trim();
-                    if p.contains('*') {
-                        "ptr"
-                    } else if p.starts_with("int ") {
-                        "i32"
-                    } else if p.starts_with("long ") {
-                        "i64"
-                    } else if p.starts_with("float ") {
-                        "f32"
-                    } else {
-                        panic!("{name}: parameter type of {p:?}")
-                    }
-                })
-                .collect();
-            out.insert(name, kinds);
-        }
-        out
-    }
-
-    fn kind(a: &KArg) -> &'static str {
-        match a {
-            KArg::Ptr(_) => "ptr",
-            KArg::I32(_) => "i32",
-            KArg::I64(_) => "i64",
-            KArg::F32(_) => "f32",
-        }
-    }
+    use crate::cuda::sources::gpt_program;
+    use crate::gpu::gpt_plan::step_plan;
+    use crate::gpu::launch::signatures;
 
     #[test]
     fn every_launch_matches_its_kernel_signature() {
-        let sigs = signatures(&k::gpt_program());
+        let sigs = signatures(&gpt_program());
         assert!(sigs.len() >= 14, "{sigs:?}");
         let p = TrainGpt {
             d_model: 64,
@@ -355,7 +314,7 @@ mod tests {
                 let want = sigs
                     .get(l.kernel)
                     .unwrap_or_else(|| panic!("{} is not a kernel of the module", l.kernel));
-                let got: Vec<&str> = l.args.iter().map(kind).collect();
+                let got: Vec<&str> = l.args.iter().map(KArg::kind).collect();
                 assert_eq!(&got, want, "{op:?} → {}", l.kernel);
                 assert!(l.grid.0 >= 1 && l.grid.1 >= 1 && l.grid.2 == 1, "{l:?}");
                 used.insert(l.kernel);

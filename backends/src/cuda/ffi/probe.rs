@@ -12,6 +12,7 @@
 
 use cudarc::driver::sys as dsys;
 
+use super::error::CudaError;
 use crate::BackendError;
 
 /// Driver symbols the backend (through cudarc's safe layer and its own FFI) calls. All exist in
@@ -138,10 +139,15 @@ fn wanted(lib: &str, what: &str) -> String {
 }
 
 /// Driver symbols in `names` that `lib_name` does not export.
-pub fn missing_symbols(lib_name: &str, names: &[&str]) -> Result<Vec<String>, String> {
+pub fn missing_symbols(lib_name: &str, names: &[&str]) -> Result<Vec<String>, CudaError> {
     // SAFETY: as in `find_lib`; the library stays loaded while its symbols are looked up and
     // no symbol is called.
-    let lib = unsafe { libloading::Library::new(lib_name) }.map_err(|e| e.to_string())?;
+    let lib =
+        unsafe { libloading::Library::new(lib_name) }.map_err(|source| CudaError::Library {
+            what: "loading",
+            lib: lib_name.to_string(),
+            source,
+        })?;
     Ok(names
         .iter()
         .filter(|n| {
@@ -198,7 +204,8 @@ pub fn probe() -> Result<Found, BackendError> {
     let driver_lib = find_lib("cuda");
     let (driver_lib, elapsed_symbol, driver_api, devices) = match driver_lib {
         Some(lib) if driver_present => {
-            let absent = missing_symbols(&lib, REQUIRED_DRIVER_SYMBOLS).map_err(unavailable)?;
+            let absent = missing_symbols(&lib, REQUIRED_DRIVER_SYMBOLS)
+                .map_err(|e| unavailable(e.to_string()))?;
             if !absent.is_empty() {
                 return Err(unavailable(format!(
                     "{lib} lacks {}: the NVIDIA driver is too old; bench needs a CUDA 12.0+ driver (R525 or newer)",
@@ -271,7 +278,7 @@ pub fn probe() -> Result<Found, BackendError> {
         (&cublaslt_lib, REQUIRED_CUBLASLT_SYMBOLS),
         (&nvrtc_lib, REQUIRED_NVRTC_SYMBOLS),
     ] {
-        let absent = missing_symbols(lib, symbols).map_err(unavailable)?;
+        let absent = missing_symbols(lib, symbols).map_err(|e| unavailable(e.to_string()))?;
         if !absent.is_empty() {
             return Err(unavailable(format!(
                 "{lib} lacks {}: install CUDA 12 or 13 libraries; {INSTALL_HINT}",

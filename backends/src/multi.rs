@@ -1,10 +1,12 @@
-//! `--devices all` (or a list): one worker thread per GPU, each owning a single-GPU
-//! [`CudaBackend`] (context, cuBLASLt handle, compiled kernels). Every worker prepares and runs
-//! the same seeded point at the same time on its GPU. N GPUs do N iterations' work in the
-//! slowest GPU's event time, so a sample is that time ÷ N (the time per iteration across the
-//! GPUs, the convention the neuron backend uses for several cores) and `devices_used` is N:
-//! price × devices × time then costs exactly the GPUs used. Every GPU's output must agree with GPU 0's (which then goes
-//! through the correctness gate), so a faulty GPU fails the point.
+//! Several devices driven together, for any backend (the CUDA backend's `--devices all` or a
+//! list): one worker thread per device, each owning a single-device backend (for CUDA: its
+//! context, cuBLASLt handle and compiled kernels). Every worker prepares and runs the same
+//! seeded point at the same time on its device. N devices do N iterations' work in the
+//! slowest device's time, so a sample is that time ÷ N (the time per iteration across the
+//! devices, the convention the neuron backend uses for several cores) and `devices_used` is
+//! N: price × devices × time then costs exactly the devices used. Every device's output must
+//! agree with device 0's (which then goes through the correctness gate), so a faulty device
+//! fails the point.
 
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
@@ -12,11 +14,10 @@ use std::thread::JoinHandle;
 
 use kernels::{HostTensor, Point, Produced};
 
-use super::probe::Found;
-use super::CudaBackend;
 use crate::{Backend, BackendError, DeviceInfo, OneOff, Prepared, Telemetry};
 
 enum Cmd {
+    Supports(Point),
     Prepare(Point, Arc<Vec<HostTensor>>),
     Run,
     Output,
@@ -25,6 +26,7 @@ enum Cmd {
 }
 
 enum Reply {
+    Supports(Result<(), String>),
     Prepared(Result<(&'static str, OneOff), BackendError>),
     Ran(Result<Option<f64>, BackendError>),
     Output(Result<Produced, BackendError>),
@@ -39,8 +41,15 @@ struct Worker {
 
 fn serve(mut backend: Box<dyn Backend>, rx: Receiver<Cmd>, tx: Sender<Reply>) {
     while let Ok(cmd) = rx.recv() {
-        let Cmd::Prepare(point, inputs) = cmd else {
-            continue;
+        let (point, inputs) = match cmd {
+            Cmd::Prepare(point, inputs) => (point, inputs),
+            Cmd::Supports(point) => {
+                if tx.send(Reply::Supports(backend.supports(&point))).is_err() {
+                    return;
+                }
+                continue;
+            }
+            _ => continue,
         };
         let mut prep = match backend.prepare(&point, &inputs) {
             Ok(p) => p,
@@ -52,6 +61,7 @@ fn serve(mut backend: Box<dyn Backend>, rx: Receiver<Cmd>, tx: Sender<Reply>) {
         let _ = tx.send(Reply::Prepared(Ok((prep.timer(), prep.one_off()))));
         while let Ok(cmd) = rx.recv() {
             let reply = match cmd {
+                Cmd::Supports(_) => Reply::Supports(Err("a point is being run".into())),
                 Cmd::Run => Reply::Ran(prep.run()),
                 Cmd::Output => Reply::Output(prep.output()),
                 Cmd::Telemetry => Reply::Telemetry(prep.telemetry()),
@@ -64,33 +74,23 @@ fn serve(mut backend: Box<dyn Backend>, rx: Receiver<Cmd>, tx: Sender<Reply>) {
     }
 }
 
-/// Several GPUs driven together.
-pub struct MultiGpu {
+/// Several devices driven together.
+pub struct MultiDevice {
+    backend: &'static str,
     info: DeviceInfo,
-    /// The first GPU's compute capability (None: the workers decide alone, in tests).
-    cc: Option<(i32, i32)>,
     workers: Vec<Worker>,
 }
 
-/// Opens the backend of one device inside its worker thread: the backend and its compute
-/// capability.
-pub type Opener =
-    dyn Fn(usize) -> Result<(Box<dyn Backend>, Option<(i32, i32)>), BackendError> + Send + Sync;
+/// Opens the backend of one device (by index) inside its worker thread.
+pub type Opener = dyn Fn(usize) -> Result<Box<dyn Backend>, BackendError> + Send + Sync;
 
-impl MultiGpu {
-    pub fn open(devices: Vec<usize>, found: Found) -> Result<Self, BackendError> {
-        Self::spawn(
-            devices,
-            Arc::new(move |d| {
-                let b = CudaBackend::open_one(d, &found)?;
-                let cc = b.facts().cc;
-                Ok((Box::new(b) as Box<dyn Backend>, Some(cc)))
-            }),
-        )
-    }
-
-    /// One worker thread per device, each owning the backend `open` makes for it.
-    pub fn spawn(devices: Vec<usize>, open: Arc<Opener>) -> Result<Self, BackendError> {
+impl MultiDevice {
+    /// One worker thread per device of `backend`, each owning the backend `open` makes for it.
+    pub fn spawn(
+        backend: &'static str,
+        devices: Vec<usize>,
+        open: Arc<Opener>,
+    ) -> Result<Self, BackendError> {
         let mut workers = Vec::new();
         let mut infos = Vec::new();
         for d in devices.iter().copied() {
@@ -99,8 +99,8 @@ impl MultiGpu {
             let (itx, irx) = channel();
             let opener = open.clone();
             let handle = std::thread::spawn(move || match opener(d) {
-                Ok((b, cc)) => {
-                    let _ = itx.send(Ok((b.info().clone(), cc)));
+                Ok(b) => {
+                    let _ = itx.send(Ok(b.info().clone()));
                     serve(b, crx, rtx);
                 }
                 Err(e) => {
@@ -108,8 +108,8 @@ impl MultiGpu {
                 }
             });
             let info = irx.recv().map_err(|_| BackendError::Unavailable {
-                backend: "cuda",
-                why: format!("the worker for GPU {d} died while opening it"),
+                backend,
+                why: format!("the worker for device {d} died while opening it"),
             })??;
             infos.push(info);
             workers.push(Worker {
@@ -118,11 +118,11 @@ impl MultiGpu {
                 handle: Some(handle),
             });
         }
-        let (mut info, cc) = infos[0].clone();
-        let names: Vec<String> = infos.iter().map(|(i, _)| i.device.clone()).collect();
+        let mut info = infos[0].clone();
+        let names: Vec<String> = infos.iter().map(|i| i.device.clone()).collect();
         if names.iter().any(|n| n != &names[0]) {
             return Err(BackendError::Config(format!(
-                "--devices mixes GPU models ({}): run each model separately",
+                "--devices mixes device models ({}): run each model separately",
                 names.join(", ")
             )));
         }
@@ -137,7 +137,11 @@ impl MultiGpu {
         info.extra.remove("gpu_index");
         info.extra
             .insert("workers".into(), devices.len().to_string());
-        Ok(MultiGpu { info, cc, workers })
+        Ok(MultiDevice {
+            backend,
+            info,
+            workers,
+        })
     }
 
     fn all(&self, make: impl Fn() -> Cmd) -> Vec<Result<Reply, BackendError>> {
@@ -148,14 +152,15 @@ impl MultiGpu {
             .iter()
             .enumerate()
             .map(|(i, w)| {
-                w.rx.recv()
-                    .map_err(|_| BackendError::Point(format!("the worker for GPU #{i} died")))
+                w.rx.recv().map_err(|_| {
+                    BackendError::Point(format!("the worker for {} device #{i} died", self.backend))
+                })
             })
             .collect()
     }
 }
 
-impl Drop for MultiGpu {
+impl Drop for MultiDevice {
     fn drop(&mut self) {
         for w in &mut self.workers {
             let (dead_tx, _) = channel();
@@ -167,16 +172,21 @@ impl Drop for MultiGpu {
     }
 }
 
-impl Backend for MultiGpu {
+impl Backend for MultiDevice {
     fn info(&self) -> &DeviceInfo {
         &self.info
     }
 
+    /// Every device must support the point.
     fn supports(&self, point: &Point) -> Result<(), String> {
-        match self.cc {
-            Some(cc) => super::supports_on(cc, point),
-            None => Ok(()),
+        for r in self.all(|| Cmd::Supports(*point)) {
+            match r {
+                Ok(Reply::Supports(s)) => s?,
+                Ok(_) => return Err("worker protocol error".into()),
+                Err(e) => return Err(e.to_string()),
+            }
         }
+        Ok(())
     }
 
     fn prepare<'a>(
@@ -221,7 +231,7 @@ impl Backend for MultiGpu {
 }
 
 struct MultiPrepared<'a> {
-    gpus: &'a MultiGpu,
+    gpus: &'a MultiDevice,
     timer: &'static str,
     one_off: OneOff,
 }
@@ -257,7 +267,7 @@ fn disagreement(a: &Produced, b: &Produced) -> f64 {
         )
 }
 
-/// GPUs may differ in summation order (atomics in the training step), not more.
+/// Devices may differ in summation order (atomics in the training step), not more.
 const AGREEMENT: f64 = 1e-2;
 
 impl Prepared for MultiPrepared<'_> {
@@ -290,7 +300,8 @@ impl Prepared for MultiPrepared<'_> {
             let d = disagreement(o, &outs[0]);
             if d > AGREEMENT {
                 return Err(BackendError::Point(format!(
-                    "GPU #{i} disagrees with GPU #0 (max relative difference {d:.3e})"
+                    "{} device #{i} disagrees with device #0 (max relative difference {d:.3e})",
+                    self.gpus.backend
                 )));
             }
         }
@@ -332,6 +343,7 @@ mod tests {
         index: usize,
         disagree: bool,
     }
+    /// Device 1 of the fakes cannot run f16.
     struct FakePrep {
         index: usize,
         disagree: bool,
@@ -341,7 +353,10 @@ mod tests {
         fn info(&self) -> &DeviceInfo {
             &self.info
         }
-        fn supports(&self, _: &Point) -> Result<(), String> {
+        fn supports(&self, p: &Point) -> Result<(), String> {
+            if self.index == 1 && p.dtype == DType::F16 {
+                return Err("device 1 has no f16".into());
+            }
             Ok(())
         }
         fn prepare<'a>(
@@ -380,8 +395,9 @@ mod tests {
         }
     }
 
-    fn fake(n: usize, disagree: bool) -> MultiGpu {
-        MultiGpu::spawn(
+    fn fake(n: usize, disagree: bool) -> MultiDevice {
+        MultiDevice::spawn(
+            "fake",
             (0..n).collect(),
             Arc::new(move |index| {
                 let info = DeviceInfo {
@@ -389,25 +405,26 @@ mod tests {
                     extra: [("gpu_index".to_string(), index.to_string())].into(),
                     ..Default::default()
                 };
-                Ok((
-                    Box::new(Fake {
-                        info,
-                        index,
-                        disagree,
-                    }) as Box<dyn Backend>,
-                    None,
-                ))
+                Ok(Box::new(Fake {
+                    info,
+                    index,
+                    disagree,
+                }) as Box<dyn Backend>)
             }),
         )
         .unwrap()
     }
 
-    fn point() -> Point {
+    fn point_of(dtype: DType) -> Point {
         let p: BTreeMap<String, u64> = [("m", 8), ("n", 8), ("k", 8)]
             .iter()
             .map(|(k, v)| (k.to_string(), *v))
             .collect();
-        Point::new(WorkloadKind::Matmul, &p, DType::F32).unwrap()
+        Point::new(WorkloadKind::Matmul, &p, dtype).unwrap()
+    }
+
+    fn point() -> Point {
+        point_of(DType::F32)
     }
 
     #[test]
@@ -438,13 +455,25 @@ mod tests {
     }
 
     #[test]
+    fn every_device_must_support_a_point() {
+        let multi = fake(3, false);
+        assert!(multi.supports(&point()).is_ok());
+        assert_eq!(
+            multi.supports(&point_of(DType::F16)),
+            Err("device 1 has no f16".into())
+        );
+        let one = fake(1, false);
+        assert!(one.supports(&point_of(DType::F16)).is_ok());
+    }
+
+    #[test]
     fn a_disagreeing_device_fails_the_point() {
         let mut multi = fake(2, true);
         let inputs = point().inputs(1);
         let mut prep = multi.prepare(&point(), &inputs).unwrap();
         prep.run().unwrap();
         let e = prep.output().unwrap_err().to_string();
-        assert!(e.contains("GPU #1 disagrees with GPU #0"), "{e}");
+        assert!(e.contains("fake device #1 disagrees with device #0"), "{e}");
     }
 
     #[test]
