@@ -2,7 +2,8 @@
 //! naming the missing libraries and what to install), `bench list`, and — with stand-in
 //! `libcuda.so.1` builds compiled here by the C compiler — the probe's handling of drivers
 //! that are too old, report no device, or lack the toolkit libraries, including the CUDA 12
-//! event-timing fallback. Also the FLOP accounting of the points a GPU run covers.
+//! event-timing fallback; with the real NVRTC wheel, the probe's compile and a missing
+//! libnvrtc-builtins. Also the FLOP accounting of the points a GPU run covers.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -81,7 +82,9 @@ fn list_says_why_cuda_is_unavailable() {
 }
 
 /// Compiles a stand-in libcuda.so.1 into `dir`: every symbol in `symbols` exists and returns
-/// CUDA_ERROR_UNKNOWN, except the ones the probe calls before it gives up.
+/// CUDA_ERROR_UNKNOWN, except the ones the probe calls before it gives up. It also exports
+/// `cuGetExportTable` (returning CUDA_ERROR_NOT_SUPPORTED): the real NVRTC looks it up in a
+/// loadable libcuda during a compile and crashes when a stand-in lacks it.
 fn stub_driver(dir: &Path, symbols: &[&str], api: i32, init_rc: i32) -> Option<PathBuf> {
     let mut c = String::from("#include <stddef.h>\n");
     c += &format!(
@@ -89,7 +92,8 @@ fn stub_driver(dir: &Path, symbols: &[&str], api: i32, init_rc: i32) -> Option<P
          int cuInit(unsigned f) {{ (void)f; return {init_rc}; }}\n\
          int cuDeviceGetCount(int *n) {{ *n = 1; return 0; }}\n\
          int cuGetErrorName(int e, const char **s) {{ *s = e == 100 ? \"CUDA_ERROR_NO_DEVICE\" : \"CUDA_ERROR_UNKNOWN\"; return 0; }}\n\
-         int cuGetErrorString(int e, const char **s) {{ *s = e == 100 ? \"no CUDA-capable device is detected\" : \"unknown error\"; return 0; }}\n"
+         int cuGetErrorString(int e, const char **s) {{ *s = e == 100 ? \"no CUDA-capable device is detected\" : \"unknown error\"; return 0; }}\n\
+         int cuGetExportTable(const void **t, const void *id) {{ (void)id; *t = 0; return 801; }}\n"
     );
     let special = [
         "cuDriverGetVersion",
@@ -97,6 +101,7 @@ fn stub_driver(dir: &Path, symbols: &[&str], api: i32, init_rc: i32) -> Option<P
         "cuDeviceGetCount",
         "cuGetErrorName",
         "cuGetErrorString",
+        "cuGetExportTable",
     ];
     for s in symbols.iter().filter(|s| !special.contains(s)) {
         c += &format!("int {s}(void) {{ return 999; }}\n");
@@ -238,8 +243,8 @@ fn stand_in_drivers_get_clear_errors_not_panics() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("libnvrtc.so.13 lacks nvrtcGetCUBIN"), "{err}");
 
-    // Everything present, but the (stand-in) driver fails the first real call: the context
-    // error is reported for GPU 0, still one line and exit 2.
+    // Everything present, but the stand-in NVRTC cannot compile: the probe's one-line kernel
+    // fails before any GPU is opened, still one line and exit 2.
     let (code, err) = run_with_stubs(
         &v2,
         13000,
@@ -248,9 +253,98 @@ fn stand_in_drivers_get_clear_errors_not_panics() {
     )
     .unwrap();
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("GPU 0: CUDA context"), "{err}");
+    assert!(
+        err.contains("libnvrtc.so.13 cannot compile a one-line kernel"),
+        "{err}"
+    );
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// site-packages/nvidia/cu13/lib of the nvidia-cuda-nvrtc wheel (libnvrtc.so.13 and its
+/// builtins), or None with the skip said (a failure under BENCH_REQUIRE_NVRTC=1).
+fn nvrtc_wheel_lib() -> Option<PathBuf> {
+    let dir = match std::env::var("BENCH_CUDA_WHEELS") {
+        Ok(d) => Some(PathBuf::from(d)),
+        Err(_) => Command::new("python3")
+            .args([
+                "-c",
+                "import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], 'cu13'))",
+            ])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())),
+    }
+    .map(|d| d.join("lib"))
+    .filter(|d| d.join("libnvrtc.so.13").exists());
+    if dir.is_none() {
+        assert!(
+            std::env::var("BENCH_REQUIRE_NVRTC").as_deref() != Ok("1"),
+            "BENCH_REQUIRE_NVRTC=1 but the nvidia-cuda-nvrtc wheel is not installed"
+        );
+        eprintln!("skipped: the nvidia-cuda-nvrtc wheel is not installed");
+    }
+    dir
+}
+
+/// The real NVRTC behind stand-in driver and cuBLASLt libraries: with its builtins library
+/// the probe's compile passes and the run gets as far as the (stand-in) GPU; with a copy of
+/// libnvrtc.so.13 alone in a folder, `bench list` and `bench --backend cuda` name the missing
+/// libnvrtc-builtins.
+#[test]
+fn the_probe_compiles_with_the_real_nvrtc_and_names_missing_builtins() {
+    if !no_cuda_here() {
+        return;
+    }
+    let Some(wheel) = nvrtc_wheel_lib() else {
+        return;
+    };
+    let v2 = all_symbols_but(&[], &["cuEventElapsedTime_v2"]);
+    let dir = tempfile::tempdir().unwrap();
+    stub_driver(dir.path(), &v2, 13000, 0).expect("cc builds the stand-in libcuda.so.1");
+    stub_lib(dir.path(), "libcublasLt.so.13", REQUIRED_CUBLASLT_SYMBOLS);
+    let with_builtins = format!("{}:{}", dir.path().display(), wheel.display());
+    let out = tempfile::tempdir().unwrap();
+    let o = bench(None)
+        .env("LD_LIBRARY_PATH", &with_builtins)
+        .args(["--backend", "cuda", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("GPU 0: CUDA context"), "{err}");
+
+    // libnvrtc alone: a link to the wheel's file, its builtins not beside it.
+    std::os::unix::fs::symlink(
+        wheel.join("libnvrtc.so.13"),
+        dir.path().join("libnvrtc.so.13"),
+    )
+    .unwrap();
+    let o = bench(Some(dir.path()))
+        .args(["--backend", "cuda", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot compile a one-line kernel")
+            && err.contains("libnvrtc-builtins.so.13.0")
+            && err.contains("LD_LIBRARY_PATH"),
+        "{err}"
+    );
+    let o = bench(Some(dir.path())).arg("list").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let listed = String::from_utf8_lossy(&o.stdout);
+    let line = listed
+        .lines()
+        .find(|l| l.trim_start().starts_with("cuda"))
+        .expect("a cuda line");
+    assert!(line.contains("libnvrtc-builtins"), "{line}");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 }
 
 /// The points a standard GPU run covers, with their analytic work: what the report divides by.

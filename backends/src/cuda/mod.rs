@@ -29,9 +29,12 @@ use device::Device;
 
 pub use capability::supports_on;
 pub use ffi::error::CudaError;
-pub use ffi::nvrtc::{arch_of, options as nvrtc_options, version as nvrtc_version};
+pub use ffi::nvrtc::{
+    arch_of, options as nvrtc_options, present as nvrtc_present, version as nvrtc_version,
+};
 pub use ffi::probe::{
-    INSTALL_HINT, REQUIRED_CUBLASLT_SYMBOLS, REQUIRED_DRIVER_SYMBOLS, REQUIRED_NVRTC_SYMBOLS,
+    INSTALL_HINT, PROBE_ARCH, PROBE_KERNEL, REQUIRED_CUBLASLT_SYMBOLS, REQUIRED_DRIVER_SYMBOLS,
+    REQUIRED_NVRTC_SYMBOLS,
 };
 pub use modules::{compile_module, ModuleKind};
 

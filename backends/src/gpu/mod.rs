@@ -9,7 +9,8 @@
 //! - [`kernels`]: the device kernels of kernels/cuda by name, and their fixed geometry;
 //! - [`launch`]: a kernel launch as data (kernel, grid, block, dynamic shared memory, arguments);
 //! - [`attention`], [`mlp_plan`] / [`mlp_launch`], [`gpt_plan`] / [`gpt_launch`]: each
-//!   workload's step as a plan of GEMMs and kernel launches.
+//!   workload's step as a plan of GEMMs and kernel launches; [`step`]: every launch of one
+//!   iteration of a point, as data.
 //!
 //! Everything here is pure and tested on the host (backends/tests/cuda_gpt_step executes the
 //! train-gpt plan in f64 and through the real kernels under emulation); the CUDA binding in
@@ -25,4 +26,5 @@ pub mod launch;
 pub mod layout;
 pub mod mlp_launch;
 pub mod mlp_plan;
+pub mod step;
 pub mod storage;

@@ -13,6 +13,13 @@ use cudarc::nvrtc::sys;
 
 use super::error::CudaError;
 
+/// Whether this process can load libnvrtc (cudarc's candidate names on the loader path);
+/// nothing else here may be called when it cannot.
+pub fn present() -> bool {
+    // SAFETY: `is_culib_present` only tries to load the library by its candidate names.
+    unsafe { sys::is_culib_present() }
+}
+
 /// NVRTC's version, e.g. (13, 0).
 pub fn version() -> Option<(i32, i32)> {
     let (mut major, mut minor): (c_int, c_int) = (0, 0);
@@ -66,7 +73,13 @@ pub fn compile_cubin(src: &str, name: &str, arch: &str) -> Result<Vec<u8>, CudaE
         Err(source) => Err(CudaError::Compile {
             program: name.to_string(),
             arch: arch.to_string(),
-            log: log(prog).trim().to_string(),
+            // one line: errors are printed as one line
+            log: log(prog)
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
             source,
         }),
         Ok(()) => {

@@ -6,13 +6,16 @@
 //! counts the devices. It also picks the event-timing entry point the driver has: CUDA 13
 //! drivers and 12.8+ export `cuEventElapsedTime_v2`, older CUDA 12 drivers only
 //! `cuEventElapsedTime` (same signature) — the run-time fallback that lets one binary run on
-//! CUDA 12 and 13 drivers. Every failure is [`BackendError::Unavailable`] naming what is missing
+//! CUDA 12 and 13 drivers. Last it compiles a one-line kernel with NVRTC: libnvrtc loads
+//! `libnvrtc-builtins` only at its first compile, so a missing builtins library shows here
+//! (in `bench list` and at open) rather than at the first point. Every failure is [`BackendError::Unavailable`] naming what is missing
 //! and what to install.
 #![allow(unsafe_code)]
 
 use cudarc::driver::sys as dsys;
 
 use super::error::CudaError;
+use super::nvrtc;
 use crate::BackendError;
 
 /// Driver symbols the backend (through cudarc's safe layer and its own FFI) calls. All exist in
@@ -88,6 +91,30 @@ pub const REQUIRED_NVRTC_SYMBOLS: &[&str] = &[
 
 /// The event-timing entry points, newest first.
 pub const ELAPSED_SYMBOLS: &[&str] = &["cuEventElapsedTime_v2", "cuEventElapsedTime"];
+
+/// The kernel the probe compiles: NVRTC's first compile loads libnvrtc-builtins.
+pub const PROBE_KERNEL: &str = "extern \"C\" __global__ void bench_probe(int *x) { *x = 1; }";
+
+/// The architecture of the probe's compile: one every supported NVRTC (12.x, 13.x) targets.
+pub const PROBE_ARCH: &str = "sm_80";
+
+/// Compiles [`PROBE_KERNEL`] with the NVRTC this process loaded, or says why it cannot.
+pub fn nvrtc_compiles(nvrtc_lib: &str) -> Result<(), BackendError> {
+    nvrtc::compile_cubin(PROBE_KERNEL, "bench_probe.cu", PROBE_ARCH)
+        .map(|_| ())
+        .map_err(|e| {
+            let builtins = e.to_string().contains("builtins");
+            unavailable(format!(
+                "{nvrtc_lib} cannot compile a one-line kernel: {e}{}",
+                if builtins {
+                    "; put libnvrtc-builtins (shipped with libnvrtc in the toolkit's lib64 and \
+                     the nvidia-cuda-nvrtc wheel) in the same directory, on LD_LIBRARY_PATH"
+                } else {
+                    ""
+                }
+            ))
+        })
+}
 
 /// The oldest driver API version the backend supports (CUDA 12.0).
 pub const MIN_DRIVER_API: i32 = 12000;
@@ -286,6 +313,7 @@ pub fn probe() -> Result<Found, BackendError> {
             )));
         }
     }
+    nvrtc_compiles(&nvrtc_lib)?;
     Ok(Found {
         driver_lib,
         cublaslt_lib,
