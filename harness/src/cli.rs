@@ -62,6 +62,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Print the price table in use (built-in results/prices.csv, --prices, --price).
     Prices(PricesArgs),
+    /// Sweep instance types through Slurm or Kubernetes: submit, status, collect, rerun.
+    Fleet(crate::fleet::args::FleetArgs),
 }
 
 #[derive(Debug, Clone, Args)]

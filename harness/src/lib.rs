@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod clock;
 pub mod dump;
+pub mod fleet;
 pub mod interrupt;
 pub mod list;
 pub mod plan_file;

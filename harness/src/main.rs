@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Some(Command::Prices(args)) => {
             harness::report::command::prices(&args).map(|_| Outcome::AllOk)
         }
+        Some(Command::Fleet(args)) => harness::fleet::command(&args),
     };
     match result {
         Ok(Outcome::AllOk) => ExitCode::SUCCESS,
