@@ -2,10 +2,11 @@
 //! and slurmd in the test's own folder (one node, this machine's CPUs and memory, partition
 //! `cpu`), and the real binary submits the shipped two-target CPU fleet
 //! (scripts/fleet/local.toml: quick suite, c7i.2xlarge and c7i.4xlarge) plus a target that
-//! fails on the node (the cuda backend, with no GPU) and one that is scancel'd while it waits.
-//! Status before and after, `collect --wait --report` (report options passed through), a
-//! rerun of the failed target, and the daemons are stopped even when an assertion fails.
-//! Jobs are node-exclusive, so on a 2-core machine they run one after the other: about 40 s.
+//! fails on the node (the cuda backend, with no GPU), one scancel'd after its first point and
+//! one scancel'd while it waits. Status before and after, `collect --wait --report` (report
+//! options passed through), a rerun that resumes the interrupted run folder in place and
+//! starts the failed target afresh, and the daemons are stopped even when an assertion fails.
+//! Jobs are node-exclusive, so on a 2-core machine they run one after the other: about 50 s.
 //! Without slurm-wlm and munge the test says it skipped, unless BENCH_REQUIRE_SLURM=1 (CI).
 
 mod fleet_support;
@@ -117,6 +118,15 @@ impl Drop for LocalSlurm {
     }
 }
 
+fn scancel(conf: &Path, id: &str) {
+    let o = Command::new("scancel")
+        .arg(id)
+        .env("SLURM_CONF", conf)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "scancel {id}: {}", stderr(&o));
+}
+
 fn path_with_sbin() -> String {
     let path = std::env::var("PATH").unwrap_or_default();
     format!("{path}:/usr/sbin:/sbin")
@@ -142,6 +152,14 @@ name = "p5-no-gpu"
 backend = "cuda"
 instance = "p5.48xlarge"
 workload = "matmul"
+
+# Added by the test: scancel'd after its first point, then rerun: the rerun resumes it.
+[[target]]
+name = "interrupted"
+backend = "cpu"
+instance = "c7i.24xlarge"
+workload = "matmul"
+budget = 0.3
 
 # Added by the test: scancel'd while it waits behind the others.
 [[target]]
@@ -188,6 +206,7 @@ fn a_cpu_fleet_runs_on_a_real_slurm_and_is_collected_and_reported() {
     std::fs::create_dir(&results).unwrap();
     let file = test_fleet(tmp.path());
 
+    let t_jobs = Instant::now();
     let o = fleet(
         &conf,
         &[
@@ -219,19 +238,14 @@ fn a_cpu_fleet_runs_on_a_real_slurm_and_is_collected_and_reported() {
         )));
     }
 
-    let cancel = Command::new("scancel")
-        .arg(&ids[3])
-        .env("SLURM_CONF", &conf)
-        .output()
-        .unwrap();
-    assert!(cancel.status.success(), "scancel: {}", stderr(&cancel));
+    scancel(&conf, &ids[4]);
 
     // Status before: the queue still holds work.
     let before = fleet(&conf, &["status", dir.to_str().unwrap()]);
     assert_eq!(before.status.code(), Some(0), "{}", stderr(&before));
     let text = stdout(&before);
     assert!(
-        text.starts_with(&format!("fleet {} (slurm, 4 targets)\n", rec.id)),
+        text.starts_with(&format!("fleet {} (slurm, 5 targets)\n", rec.id)),
         "{text}"
     );
     assert!(state_of(&text, "cancelled").contains("CANCELLED"), "{text}");
@@ -245,7 +259,22 @@ fn a_cpu_fleet_runs_on_a_real_slurm_and_is_collected_and_reported() {
     );
     assert!(!text.contains("0 queued or running"), "{text}");
 
-    let t_jobs = Instant::now();
+    // Interrupt the fourth target once its first point is in run.json.
+    let interrupted = &rec.targets[3];
+    let t_wait = Instant::now();
+    loop {
+        let runs = harness::fleet::status::runs(&interrupted.out);
+        if runs.first().is_some_and(|r| r.points > 0) {
+            break;
+        }
+        assert!(
+            t_wait.elapsed().as_secs() < 300,
+            "the interrupted target never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    scancel(&conf, &ids[3]);
+
     let o = fleet(
         &conf,
         &[
@@ -263,6 +292,7 @@ fn a_cpu_fleet_runs_on_a_real_slurm_and_is_collected_and_reported() {
     );
     let t_jobs = t_jobs.elapsed();
     let text = stdout(&o);
+    eprintln!("bench fleet collect --wait --report:\n{text}");
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -292,8 +322,13 @@ fn a_cpu_fleet_runs_on_a_real_slurm_and_is_collected_and_reported() {
         state_of(&text, "cancelled").contains("CANCELLED; no run folder"),
         "{text}"
     );
+    let line = state_of(&text, "interrupted");
     assert!(
-        text.contains("collected 2 run folder(s) of 4 targets; 2 did not succeed"),
+        line.contains("CANCELLED") && line.contains("interrupted: "),
+        "its partial run is kept: {line}"
+    );
+    assert!(
+        text.contains("collected 3 run folder(s) of 5 targets; 3 did not succeed"),
         "{text}"
     );
 
@@ -348,7 +383,7 @@ fn a_cpu_fleet_runs_on_a_real_slurm_and_is_collected_and_reported() {
     let after = fleet(&conf, &["status", dir.to_str().unwrap()]);
     let text = stdout(&after);
     assert!(
-        text.contains("0 queued or running, 2 finished, 2 failed or not run"),
+        text.contains("0 queued or running, 2 finished, 3 failed or not run"),
         "{text}"
     );
     assert!(
@@ -361,12 +396,30 @@ fn a_cpu_fleet_runs_on_a_real_slurm_and_is_collected_and_reported() {
         .iter()
         .map(|t| t.last_state.as_ref().unwrap().state.state.as_str())
         .collect();
-    assert_eq!(last, ["COMPLETED", "COMPLETED", "FAILED", "CANCELLED"]);
+    assert_eq!(
+        last,
+        ["COMPLETED", "COMPLETED", "FAILED", "CANCELLED", "CANCELLED"]
+    );
+    let partial = harness::fleet::status::runs(&interrupted.out);
+    assert_eq!(partial.len(), 1);
+    let partial = &partial[0];
+    assert!(
+        !partial.finished && partial.points < 6,
+        "scancel stopped it early: {partial:?}"
+    );
 
-    // A rerun submits only the failed target again (the cancelled one is named out).
+    // A rerun of the failed and the interrupted target (not the cancelled one): the
+    // interrupted run folder is resumed in place, the failed target starts afresh.
     let o = fleet(
         &conf,
-        &["rerun", dir.to_str().unwrap(), "--target", "p5-no-gpu"],
+        &[
+            "rerun",
+            dir.to_str().unwrap(),
+            "--target",
+            "p5-no-gpu",
+            "--target",
+            "interrupted",
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert_eq!(last_line(&o), dir);
@@ -375,6 +428,27 @@ fn a_cpu_fleet_runs_on_a_real_slurm_and_is_collected_and_reported() {
     assert_eq!(p5.jobs.len(), 2);
     assert_eq!(p5.jobs[1].job_file, dir.join("p5-no-gpu-2.sbatch"));
     assert_ne!(p5.jobs[1].id, ids[2]);
+    assert_eq!(
+        p5.jobs[1].command[..3],
+        ["run", "--backend", "cuda"],
+        "no run folder: a fresh run"
+    );
+    let resumed = &rec.targets[3].jobs[1];
+    assert_eq!(resumed.resumes.as_deref(), Some(partial.dir.as_path()));
+    assert_eq!(
+        resumed.command,
+        ["run", "--resume", partial.dir.to_str().unwrap()]
+    );
+    let script = std::fs::read_to_string(&resumed.job_file).unwrap();
+    assert!(
+        script.contains(&format!(" run --resume {}\n", partial.dir.display())),
+        "{script}"
+    );
+    assert_eq!(
+        rec.targets[4].jobs.len(),
+        1,
+        "targets not named are left alone"
+    );
     assert_eq!(
         rec.targets[0].jobs.len(),
         1,
@@ -393,10 +467,20 @@ fn a_cpu_fleet_runs_on_a_real_slurm_and_is_collected_and_reported() {
         text.contains(&format!("logs/p5-no-gpu-{}.log", p5.jobs[1].id)),
         "{text}"
     );
+    let line = state_of(&text, "interrupted");
+    assert!(
+        line.contains("COMPLETED (exit 0)") && line.contains("6 points (6 ok, 0 failed)"),
+        "{line}"
+    );
+    let runs = harness::fleet::status::runs(&interrupted.out);
+    assert_eq!(runs.len(), 1, "resumed in place, no second folder");
+    let run = harness::schema::read_run(&runs[0].dir).unwrap();
+    assert_eq!(run.resumes.len(), 1);
+    assert!(run.finished_at.is_some());
 
     drop(slurm);
     eprintln!(
-        "local Slurm up in {:.1} s; the fleet's jobs ran and were collected in {:.1} s; whole test {:.1} s",
+        "local Slurm up in {:.1} s; submit to collected and reported {:.1} s; whole test {:.1} s",
         t_up.as_secs_f64(),
         t_jobs.as_secs_f64(),
         t0.elapsed().as_secs_f64()

@@ -21,8 +21,8 @@ pub enum FleetCommand {
     /// Gather the finished run folders, list the targets that failed with their state and log
     /// tail, and optionally report over what finished.
     Collect(CollectArgs),
-    /// Submit the failed or cancelled targets again (or the ones named), continuing an
-    /// interrupted run folder where bench can resume one.
+    /// Submit the failed or cancelled targets again (or the ones named); a target with a run
+    /// folder continues it (`bench run --resume`), so finished points are not run again.
     Rerun(RerunArgs),
 }
 
@@ -80,6 +80,9 @@ pub struct RerunArgs {
     /// Only these targets (repeatable); default: every failed or cancelled one.
     #[arg(long, value_name = "NAME")]
     pub target: Vec<String>,
+    /// Where a target's run folder is resumed: run its failed points again too.
+    #[arg(long)]
+    pub retry_failed: bool,
     /// Write the new job files and update fleet.json, but submit nothing.
     #[arg(long)]
     pub dry_run: bool,

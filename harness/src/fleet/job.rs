@@ -67,11 +67,19 @@ pub fn build_argv(t: &Target, b: &NeffBuild, plan: &Path) -> Vec<String> {
     a
 }
 
-/// The bench command that continues an interrupted run in `run_dir`, once bench can resume
-/// one; `None` means a rerun starts the target afresh (a new run folder beside the old).
-pub fn resume_args(run_dir: &Path) -> Option<Vec<String>> {
-    let _ = run_dir;
-    None
+/// The bench command that continues the interrupted or partly failed run in `run_dir` in
+/// place (`bench run --resume`, which takes the run's own backend, selection, seed and
+/// instance from its run.json), with its failed points run again when `retry_failed`.
+pub fn resume_args(run_dir: &Path, retry_failed: bool) -> Vec<String> {
+    let mut a = vec![
+        "run".to_string(),
+        "--resume".into(),
+        run_dir.display().to_string(),
+    ];
+    if retry_failed {
+        a.push("--retry-failed".into());
+    }
+    a
 }
 
 fn select_args(t: &Target, a: &mut Vec<String>) {

@@ -63,7 +63,9 @@ pub fn runs(out: &Path) -> Vec<RunInfo> {
             };
             Some(RunInfo {
                 started_at: v.get("started_at")?.as_str()?.to_string(),
-                finished: v.get("finished_at").is_some_and(|f| !f.is_null()),
+                // a signal may have finished the file: `interrupted` says so
+                finished: v.get("finished_at").is_some_and(|f| !f.is_null())
+                    && v.get("interrupted").is_none_or(|i| i.is_null()),
                 points: points.len(),
                 ok: count("ok"),
                 failed: count("failed"),

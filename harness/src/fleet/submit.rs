@@ -2,7 +2,8 @@
 //! command before writing anything, create `<results>/<fleet-id>/` (a copy of the fleet file,
 //! `logs/`, one folder per target), write one sbatch script or Job manifest per target,
 //! submit each, and record the job ids in fleet.json. The last line printed is the fleet
-//! directory. A rerun writes a new attempt for each failed target into the same directory.
+//! directory. A rerun writes a new attempt for each failed target into the same directory:
+//! `bench run --resume` of the target's run folder when it has one, else a fresh run.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -200,10 +201,8 @@ pub fn rerun(args: &RerunArgs) -> Result<Outcome> {
             bail!("{origin}: target {name} of fleet.json is missing from the fleet file copy");
         };
         let out = rec.targets[i].out.clone();
-        let previous = status::latest_run(&out).map(|r| r.dir);
-        let resume = previous.as_deref().and_then(job::resume_args);
-        let (command, resumes) = match resume {
-            Some(args) => (args, previous),
+        let (command, resumes) = match status::latest_run(&out) {
+            Some(run) => (job::resume_args(&run.dir, args.retry_failed), Some(run.dir)),
             None => (job::run_args(t, &out), None),
         };
         let attempt = rec.targets[i].jobs.len() + 1;
