@@ -21,3 +21,4 @@ pub mod stats;
 pub mod store;
 pub mod suite;
 pub mod table;
+pub mod validate;

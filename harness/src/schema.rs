@@ -237,10 +237,25 @@ pub enum ReadError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{path} is not a valid bench result file ({source}); was it truncated or edited? Re-run the benchmark or restore the file")]
+    #[error("{path} is not a valid bench result file ({source}{at}); was it truncated or edited? Re-run the benchmark or restore the file")]
     Parse {
         path: String,
+        /// ` in points[3].devices_used`: where the text stops being valid, when inside a field.
+        at: String,
         source: serde_json::Error,
+    },
+    /// A field of the wrong type or a missing one, with its JSON path.
+    #[error("{path}: {field}: {source}; was the file edited or written by another tool? Fix that field, re-run the benchmark or restore the file")]
+    Field {
+        path: String,
+        field: String,
+        source: serde_json::Error,
+    },
+    /// A value out of range (zero or negative times, devices, FLOPs...) or a repeated point.
+    #[error("{path}: {source}; fix or remove that point, or re-run it")]
+    Invalid {
+        path: String,
+        source: crate::validate::Invalid,
     },
     #[error("{path} has schema '{found}', this bench reads '{SCHEMA}': use the bench version that wrote it")]
     Schema { path: String, found: String },
@@ -258,21 +273,75 @@ pub fn read_run(path: &Path) -> Result<RunFile, ReadError> {
         path: shown.clone(),
         source,
     })?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|source| ReadError::Parse {
-            path: shown.clone(),
-            source,
-        })?;
+    parse_run(&text, &shown)
+}
+
+/// Parses and validates the text of a run.json; `shown` names it in errors.
+pub fn parse_run(text: &str, shown: &str) -> Result<RunFile, ReadError> {
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(source) => {
+            // Not JSON (truncated, a number out of range...): say where, by field path too.
+            let de = &mut serde_json::Deserializer::from_str(text);
+            let at = match serde_path_to_error::deserialize::<_, RunFile>(de) {
+                Err(e) => {
+                    let p = e.path().to_string();
+                    // An unfinished key shows as '?': name the object that holds it.
+                    let p = p.trim_end_matches(".?").trim_end_matches('?');
+                    if matches!(p, "" | ".") {
+                        String::new()
+                    } else {
+                        format!(" in {p}")
+                    }
+                }
+                Ok(_) => String::new(),
+            };
+            return Err(ReadError::Parse {
+                path: shown.into(),
+                at,
+                source,
+            });
+        }
+    };
     let found = value
         .get("schema")
         .and_then(|s| s.as_str())
         .unwrap_or("(none)")
         .to_string();
     if found != SCHEMA {
-        return Err(ReadError::Schema { path: shown, found });
+        return Err(ReadError::Schema {
+            path: shown.into(),
+            found,
+        });
     }
-    serde_json::from_value(value).map_err(|source| ReadError::Parse {
-        path: shown,
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let run: RunFile = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut field = match e.path().to_string() {
+            p if p == "." || p.is_empty() => "(top level)".to_string(),
+            p => p,
+        };
+        // Name the point too, when the field is inside one that has an id.
+        let index = field
+            .strip_prefix("points[")
+            .and_then(|r| r.split(']').next())
+            .and_then(|i| i.parse::<usize>().ok());
+        if let Some(id) = index.and_then(|i| value["points"][i]["id"].as_str()) {
+            field = format!("{field} (point {id})");
+        }
+        ReadError::Field {
+            path: shown.into(),
+            field,
+            source: e.into_inner(),
+        }
+    })?;
+    check(run, shown)
+}
+
+/// A parsed run, range-checked.
+pub fn check(run: RunFile, shown: &str) -> Result<RunFile, ReadError> {
+    crate::validate::check_run(&run).map_err(|source| ReadError::Invalid {
+        path: shown.into(),
         source,
-    })
+    })?;
+    Ok(run)
 }

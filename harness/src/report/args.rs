@@ -158,6 +158,14 @@ pub fn parse_price(s: &str) -> Result<PriceArg, ArgError> {
     if usd <= 0.0 {
         return Err(err("--price", s, "the price must be above 0", PRICE));
     }
+    if !super::prices::USD_PER_HOUR.contains(&usd) {
+        return Err(err(
+            "--price",
+            s,
+            "no instance costs that much or that little (0.0001 to 1000000 $/h)",
+            PRICE,
+        ));
+    }
     Ok(PriceArg {
         instance: k.to_string(),
         usd_per_hour: usd,

@@ -34,6 +34,7 @@ pub fn prices(args: &PricesArgs) -> Result<()> {
 pub fn report(args: &ReportArgs) -> Result<()> {
     let prices = price_table(args.prices.as_deref(), &args.price)?;
     let runs = input::load(&args.paths)?;
+    input::check_devices(&runs, &prices)?;
     let opts = Options {
         claim: args.claim,
         baseline: args.baseline.clone(),
@@ -49,6 +50,7 @@ pub fn report(args: &ReportArgs) -> Result<()> {
 pub fn report_beside_run(run_dir: &Path) -> Result<PathBuf> {
     let out = run_dir.join("report");
     let runs = input::load(&[run_dir.to_path_buf()])?;
+    input::check_devices(&runs, &PriceTable::builtin())?;
     let opts = Options {
         claim: 1.30,
         baseline: "cuda".into(),

@@ -1,10 +1,12 @@
 //! Finding and reading the result files a report is made from: each PATH is a run.json, a run
 //! directory holding one, or a folder of run directories (like `results/runs`). Every file goes
-//! through `schema::read_run`, so a truncated, malformed or unknown-schema file is an error that
-//! names it.
+//! through `schema::read_run` (or its fast path with the same range checks), so a truncated,
+//! malformed, out-of-range or unknown-schema file is an error that names it, the field's JSON
+//! path and the point; [`check_devices`] holds each point to its instance's accelerator count.
 
 use std::path::{Path, PathBuf};
 
+use super::prices::PriceTable;
 use crate::schema::{read_run, ReadError, RunFile};
 
 /// One result file and the name the report calls it by (its directory's name).
@@ -118,15 +120,35 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedRun>, InputError> {
         .collect()
 }
 
-/// Parses straight into the typed record (one pass); on any problem `schema::read_run`
-/// produces the error that names the file and the cause.
+/// Parses straight into the typed record (one pass) and range-checks it; on a parse problem
+/// `schema::read_run` produces the error that names the file, the field and the cause.
 fn read_fast(file: &Path) -> Result<RunFile, InputError> {
     if let Ok(bytes) = std::fs::read(file) {
         if let Ok(run) = serde_json::from_slice::<RunFile>(&bytes) {
             if run.schema == crate::schema::SCHEMA {
-                return Ok(run);
+                return Ok(crate::schema::check(run, &file.display().to_string())?);
             }
         }
     }
     Ok(read_run(file)?)
+}
+
+/// Every point's `devices_used` within its instance's accelerator count, for the runs whose
+/// instance the price table knows.
+pub fn check_devices(runs: &[LoadedRun], prices: &PriceTable) -> Result<(), InputError> {
+    for r in runs {
+        let Some(instance) = r.run.host.instance_type.as_deref() else {
+            continue;
+        };
+        let Some(facts) = prices.facts(instance) else {
+            continue;
+        };
+        crate::validate::check_devices(&r.run, instance, facts.accelerators_per_instance).map_err(
+            |source| ReadError::Invalid {
+                path: r.path.display().to_string(),
+                source,
+            },
+        )?;
+    }
+    Ok(())
 }

@@ -8,6 +8,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// Prices bench accepts, in $/h: every instance sold costs between these (a t4g.nano is about
+/// $0.004/h); values outside are typing mistakes, and would overflow the perf-per-$ ratios.
+pub const USD_PER_HOUR: std::ops::RangeInclusive<f64> = 1e-4..=1e6;
+/// Accelerators per instance bench accepts (fractions for shared devices).
+pub const ACCELERATORS: std::ops::RangeInclusive<f64> = 1e-3..=1e6;
+
 /// The built-in table (a copy of `results/prices.csv` at build time).
 pub const BUILTIN: &str = include_str!("../../../results/prices.csv");
 
@@ -48,7 +54,7 @@ pub enum PriceError {
         row: usize,
         what: String,
     },
-    #[error("--price '{0}': expected TYPE=USD with a positive number of dollars per hour, e.g. --price trn2.48xlarge=35.76")]
+    #[error("--price '{0}': expected TYPE=USD with a positive number of dollars per hour (0.0001 to 1000000), e.g. --price trn2.48xlarge=35.76")]
     Override(String),
 }
 
@@ -105,13 +111,15 @@ impl PriceTable {
                 return Err(bad("empty instance".into()));
             }
             if let Some(p) = r.usd_per_hour {
-                if !(p.is_finite() && p > 0.0) {
-                    return Err(bad(format!("usd_per_hour {p} must be positive")));
+                if !USD_PER_HOUR.contains(&p) {
+                    return Err(bad(format!(
+                        "usd_per_hour {p} must be a positive price in $/h (0.0001 to 1000000)"
+                    )));
                 }
             }
-            if !(r.accelerators_per_instance.is_finite() && r.accelerators_per_instance > 0.0) {
+            if !ACCELERATORS.contains(&r.accelerators_per_instance) {
                 return Err(bad(format!(
-                    "accelerators_per_instance {} must be positive",
+                    "accelerators_per_instance {} must be a positive count (0.001 to 1000000)",
                     r.accelerators_per_instance
                 )));
             }
@@ -134,7 +142,7 @@ impl PriceTable {
                 .trim()
                 .parse()
                 .map_err(|_| PriceError::Override(spec.clone()))?;
-            if k.trim().is_empty() || !(usd.is_finite() && usd > 0.0) {
+            if k.trim().is_empty() || !USD_PER_HOUR.contains(&usd) {
                 return Err(PriceError::Override(spec.clone()));
             }
             self.overrides.insert(k.trim().to_string(), usd);
