@@ -120,6 +120,27 @@ impl TrainGpt {
         }
     }
 
+    /// Initial parameters in `param_specs` order, from RNG streams `{stream}/{name}`: weights
+    /// uniform with standard deviation 0.02, LayerNorm gains 1, small random biases.
+    pub fn init_params(&self, dtype: DType, seed: u64, stream: &str) -> Vec<HostTensor> {
+        self.param_specs()
+            .into_iter()
+            .map(|(name, shape)| {
+                let n: usize = shape.iter().product();
+                let mut rng = Rng::for_stream(seed, &format!("{stream}/{name}"));
+                let data: Vec<f32> = if name.ends_with("_g") {
+                    vec![1.0; n]
+                } else if shape.len() == 2 {
+                    rng.fill(n, 0.02 * 3f32.sqrt())
+                } else {
+                    rng.fill(n, 0.01)
+                };
+                let data = data.into_iter().map(|x| dtype.round(x)).collect();
+                HostTensor::f32(&name, shape, data)
+            })
+            .collect()
+    }
+
     /// The parameters and the token pool `tokens` [BATCH_POOL, batch, seq + 1] (i32), as
     /// [`TrainGpt::inputs`] makes them.
     pub fn input_specs(&self, dtype: DType) -> Vec<TensorSpec> {
@@ -146,20 +167,7 @@ impl TrainGpt {
     /// Initial parameters (weights uniform with standard deviation 0.02, LayerNorm gains 1,
     /// small random biases) and the token pool `tokens` [BATCH_POOL, batch, seq + 1] (i32).
     pub fn inputs(&self, dtype: DType, seed: u64) -> Vec<HostTensor> {
-        let mut out = Vec::new();
-        for (name, shape) in self.param_specs() {
-            let n: usize = shape.iter().product();
-            let mut rng = Rng::for_stream(seed, &format!("train-gpt/{name}"));
-            let data: Vec<f32> = if name.ends_with("_g") {
-                vec![1.0; n]
-            } else if shape.len() == 2 {
-                rng.fill(n, 0.02 * 3f32.sqrt())
-            } else {
-                rng.fill(n, 0.01)
-            };
-            let data = data.into_iter().map(|x| dtype.round(x)).collect();
-            out.push(HostTensor::f32(&name, shape, data));
-        }
+        let mut out = self.init_params(dtype, seed, "train-gpt");
         let (b, t, v) = (self.batch as usize, self.seq as usize, self.vocab);
         let mut rng = Rng::for_stream(seed, "train-gpt/tokens");
         let mut tokens = Vec::with_capacity(BATCH_POOL * b * (t + 1));

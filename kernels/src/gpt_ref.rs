@@ -42,12 +42,12 @@ fn idx_layer(l: usize, k: usize) -> usize {
     2 + 12 * l + k
 }
 
-struct LnCache {
+pub(crate) struct LnCache {
     xhat: Vec<f64>,
     rstd: Vec<f64>,
 }
 
-fn layer_norm(x: &[f64], g: &[f64], bias: &[f64], d: usize) -> (Vec<f64>, LnCache) {
+pub(crate) fn layer_norm(x: &[f64], g: &[f64], bias: &[f64], d: usize) -> (Vec<f64>, LnCache) {
     let rows = x.len() / d;
     let mut y = vec![0.0; x.len()];
     let mut xhat = vec![0.0; x.len()];
@@ -99,7 +99,7 @@ fn layer_norm_back(
     dx
 }
 
-fn add_bias(x: &mut [f64], bias: &[f64]) {
+pub(crate) fn add_bias(x: &mut [f64], bias: &[f64]) {
     for row in x.chunks_mut(bias.len()) {
         for (v, b) in row.iter_mut().zip(bias) {
             *v += b;
@@ -115,7 +115,7 @@ fn col_sums_into(m: &[f64], out: &mut [f64]) {
     }
 }
 
-fn gelu(u: f64) -> f64 {
+pub(crate) fn gelu(u: f64) -> f64 {
     0.5 * u * (1.0 + (GELU_C * (u + 0.044715 * u * u * u)).tanh())
 }
 

@@ -11,6 +11,8 @@ pub mod check;
 pub mod dtype;
 pub mod gpt;
 pub mod gpt_ref;
+pub mod infer;
+pub mod infer_ref;
 pub mod linalg;
 pub mod matmul;
 pub mod mlp;
