@@ -134,11 +134,7 @@ fn main() {
     let prices = PriceTable::builtin()
         .with_overrides(&["trn2.48xlarge=30".into()])
         .unwrap();
-    let opts = model::Options {
-        claim: 1.3,
-        baseline: "cuda".into(),
-        challenger: "neuron".into(),
-    };
+    let opts = model::Options::default();
     let mut rows = Vec::new();
     for round in 0..3 {
         let t0 = Instant::now();

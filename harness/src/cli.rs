@@ -89,6 +89,18 @@ pub struct ReportArgs {
     /// Challenger runs: a backend kind, instance type or run name.
     #[arg(long, default_value = "neuron", value_name = "SELECTOR")]
     pub challenger: String,
+    /// Which implementation each side uses per point: best (its fastest correct one), bench
+    /// (bench's own kernels) or a name such as torch.
+    #[arg(long, default_value = "best", value_name = "best|bench|NAME")]
+    pub implementation: String,
+    /// Give a verdict over the paired workloads when some workload did not pair (labelled
+    /// partial); without it such a comparison is INCONCLUSIVE.
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// A planner's workload mix, e.g. --weights matmul=1,attention=2 (workloads not named
+    /// weigh 1; 0 leaves one out).
+    #[arg(long, value_name = "WORKLOAD=W[,..]")]
+    pub weights: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

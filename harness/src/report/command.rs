@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use super::args::{merge_weights, parse_implementation};
 use super::devices::DeviceTable;
 use super::model::{build, Options, Report};
 use super::prices::PriceTable;
@@ -39,6 +40,9 @@ pub fn report(args: &ReportArgs) -> Result<()> {
         claim: args.claim,
         baseline: args.baseline.clone(),
         challenger: args.challenger.clone(),
+        implementation: parse_implementation(&args.implementation)?,
+        allow_partial: args.allow_partial,
+        weights: merge_weights(&args.weights)?,
     };
     let model = build(&runs, &prices, &DeviceTable::builtin(), &opts)?;
     write(&model, &args.out)?;
@@ -51,11 +55,7 @@ pub fn report_beside_run(run_dir: &Path) -> Result<PathBuf> {
     let out = run_dir.join("report");
     let runs = input::load(&[run_dir.to_path_buf()])?;
     input::check_devices(&runs, &PriceTable::builtin())?;
-    let opts = Options {
-        claim: 1.30,
-        baseline: "cuda".into(),
-        challenger: "neuron".into(),
-    };
+    let opts = Options::default();
     let model = build(
         &runs,
         &PriceTable::builtin(),
@@ -68,22 +68,37 @@ pub fn report_beside_run(run_dir: &Path) -> Result<PathBuf> {
 
 fn print_summary(model: &Report, out: &Path) {
     for c in &model.comparisons {
+        let label = format!(
+            "{} vs {}",
+            c.challenger_side.label(),
+            c.baseline_side.label()
+        );
         match (c.overall, c.verdict) {
             (Some(o), Some(v)) => println!(
-                "{v}: {} ({}) vs {} ({}): ratio {:.3} (95% CI {:.3}-{:.3}) over {} points, claim {}",
-                model.runs[c.challenger].name,
-                c.challenger_price.instance,
-                model.runs[c.baseline].name,
-                c.baseline_price.instance,
+                "{v}{}: {label}: ratio {:.3} (95% CI {:.3}-{:.3}) over {} of {} workloads ({} points; weights {}), claim {}{}",
+                if c.partial { " (partial)" } else { "" },
                 o.ratio,
                 o.low,
                 o.high,
+                c.coverage.workloads_paired,
+                c.coverage.workloads_total,
                 c.pairs.len(),
-                model.claim
+                super::weights::describe(&c.workloads),
+                model.claim,
+                c.verdict_reason
+                    .as_deref()
+                    .map(|r| format!("; {r}"))
+                    .unwrap_or_default()
+            ),
+            (None, Some(v)) => println!(
+                "{v}: {label}: {}",
+                c.verdict_reason.as_deref().unwrap_or("no ratio")
             ),
             _ => println!(
-                "no verdict: {} vs {} share no usable point",
-                model.runs[c.challenger].name, model.runs[c.baseline].name
+                "no verdict: {label}: {}",
+                c.verdict_reason
+                    .as_deref()
+                    .unwrap_or("the sides share no usable point")
             ),
         }
     }

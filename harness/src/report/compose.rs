@@ -42,16 +42,40 @@ fn run_label(r: &RunSummary) -> String {
 }
 
 fn verdict_blocks(rep: &Report, c: &Comparison, out: &mut Vec<Block>) {
-    let (b, ch) = (&rep.runs[c.baseline], &rep.runs[c.challenger]);
-    out.push(h(3, format!("{} vs {}", run_label(ch), run_label(b))));
+    out.push(h(3, c.title.clone()));
+    let side_runs = |s: &super::model::SideSummary| {
+        s.runs
+            .iter()
+            .map(|&i| format!("{} ({})", rep.runs[i].name, rep.runs[i].implementation))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    out.push(p(format!(
+        "Challenger side {}: {}. Baseline side {}: {}. Each point uses its side's fastest correctness-passing implementation (`--implementation {}`).",
+        c.challenger_side.instance,
+        side_runs(&c.challenger_side),
+        c.baseline_side.instance,
+        side_runs(&c.baseline_side),
+        rep.implementation
+    )));
+    if let Some(reason) = &c.verdict_reason {
+        out.push(p(format!(
+            "**{}** {reason}.",
+            if c.partial { "Partial:" } else { "Coverage:" }
+        )));
+    }
     match (c.overall, c.verdict, c.break_even) {
         (Some(o), Some(v), Some(be)) => {
             out.push(p(format!(
-                "**{v}** — geometric mean perf-per-$ ratio (challenger ÷ baseline) **{}** (95% CI {}–{}) over {} paired points, against the claim {}. Challenger {} at {}/h ({}, {}, as of {}); baseline {} at {}/h ({}, {}, as of {}).",
+                "**{v}**{} — weighted geometric mean over workloads of the perf-per-$ ratio (challenger ÷ baseline) **{}** (95% CI {}–{}) over {} of {} workloads ({} paired points; weights {}), against the claim {}. Challenger {} at {}/h ({}, {}, as of {}); baseline {} at {}/h ({}, {}, as of {}).",
+                if c.partial { " (partial)" } else { "" },
                 num(o.ratio),
                 num(o.low),
                 num(o.high),
+                c.coverage.workloads_paired,
+                c.coverage.workloads_total,
                 c.pairs.len(),
+                super::weights::describe(&c.workloads),
                 num(rep.claim),
                 c.challenger_price.instance,
                 usd(c.challenger_price.usd_per_hour),
@@ -94,7 +118,8 @@ fn verdict_blocks(rep: &Report, c: &Comparison, out: &mut Vec<Block>) {
             ]));
         }
         _ => out.push(p(format!(
-            "**No verdict**: the two runs share no usable point ({} points left out, listed below).",
+            "**{}**: the two sides share no usable point ({} points left out, listed below).",
+            c.verdict.map_or("No verdict", |v| v.name()),
             c.unpaired.len()
         ))),
     }
@@ -171,8 +196,7 @@ pub fn compose(rep: &Report, charts: &[(String, String)], not_drawn: &[String]) 
         if c.pairs.is_empty() {
             continue;
         }
-        let (b, ch) = (&rep.runs[c.baseline], &rep.runs[c.challenger]);
-        out.push(h(2, format!("Paired points: {} vs {}", ch.name, b.name)));
+        out.push(h(2, format!("Paired points: {}", c.title)));
         let shown = c.pairs.len().min(MAX_ROWS);
         if shown < c.pairs.len() {
             out.push(p(format!(

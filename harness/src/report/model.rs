@@ -1,22 +1,26 @@
 //! Builds the report's model from loaded runs, prices and datasheet peaks: per-run metrics,
-//! the comparisons (baseline × challenger runs) with per-point ratios, intervals and verdicts,
-//! the geometric mean and break-even prices, the exclusions, what is missing, and (with no
-//! comparison) a datasheet-only table. Renderers read only this model.
+//! the comparisons (baseline side × challenger side, a side being one instance type with the
+//! best implementation per point) with per-point ratios, intervals and verdicts, workload
+//! coverage, the weighted geometric mean over workloads and break-even prices, the exclusions,
+//! what is missing, and (with no comparison) a datasheet-only table. Renderers read only this
+//! model.
 
 use serde::Serialize;
 
 use kernels::rng::Rng;
 
+use super::args::{closest, Implementation};
+use super::coverage::{coverage, insert_workload, Coverage};
 use super::devices::DeviceTable;
 use super::input::LoadedRun;
 use super::metrics::{perf_unit, point_metrics, work_per_iteration, PointMetrics};
 use super::pairing::{pair, selects, unusable, Unpaired};
+use super::parallel::{run_jobs, PairJob};
 use super::prices::{PriceTable, Priced};
 use super::resample::RankTables;
-use super::verdict::{
-    break_even, geomean, geomean_ci, ratio_ci_in, verdict, BreakEven, RatioCi, Side, Verdict,
-    RESAMPLES,
-};
+use super::sides::{best_of, group, pair_sides, SideRuns};
+use super::verdict::{break_even, geomean, verdict, BreakEven, RatioCi, Side, Verdict, RESAMPLES};
+use super::weights::{combine, weight_of, Group, WorkloadRatio};
 
 /// Seed of every bootstrap in a report (reports are reproducible).
 pub const REPORT_SEED: u64 = 0x5eed_2026;
@@ -26,6 +30,25 @@ pub struct Options {
     pub claim: f64,
     pub baseline: String,
     pub challenger: String,
+    /// Which implementations a side may use (`best`: the fastest correct one per point).
+    pub implementation: Implementation,
+    /// Give a verdict over the paired workloads when some workload did not pair.
+    pub allow_partial: bool,
+    /// `--weights`: workload → weight (workloads not named weigh 1).
+    pub weights: Vec<(String, f64)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            claim: 1.30,
+            baseline: "cuda".into(),
+            challenger: "neuron".into(),
+            implementation: Implementation::Best,
+            allow_partial: false,
+            weights: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +64,14 @@ pub enum ModelError {
     NoInstance { path: String },
     #[error("--claim {0}: must be a positive ratio, e.g. 1.30")]
     Claim(f64),
+    #[error("--implementation {name}: no run has that implementation; the runs have: {known}")]
+    UnknownImplementation { name: String, known: String },
+    #[error("{option} names workload '{workload}', which no run has; {known}")]
+    UnknownWorkload {
+        option: &'static str,
+        workload: String,
+        known: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -70,6 +101,7 @@ pub struct RunSummary {
     pub price_note: Option<String>,
     pub accelerator: Option<String>,
     pub ok: usize,
+    /// Points that failed, a failed correctness check included.
     pub failed: usize,
     pub skipped: usize,
     pub points: Vec<PointMetrics>,
@@ -80,6 +112,13 @@ pub struct PairRow {
     pub point_id: String,
     pub workload: String,
     pub dtype: String,
+    /// The point's parameters as in its id, e.g. "m=2048,n=2048,k=2048".
+    pub params: String,
+    /// The runs whose records were chosen on each side (the fastest usable one).
+    pub baseline_run: String,
+    pub challenger_run: String,
+    pub baseline_implementation: String,
+    pub challenger_implementation: String,
     pub baseline_median_s: f64,
     pub challenger_median_s: f64,
     pub baseline_devices_used: f64,
@@ -92,17 +131,49 @@ pub struct PairRow {
     pub break_even: BreakEven,
 }
 
+/// One side of a comparison: an instance type, its platform and the runs it is made of.
+#[derive(Debug, Clone, Serialize)]
+pub struct SideSummary {
+    pub instance: String,
+    /// The accelerator per the price table (e.g. "H100 SXM", "Trainium2"), else the device.
+    pub accelerator: String,
+    pub backend: String,
+    /// Indices into the report's runs.
+    pub runs: Vec<usize>,
+    /// The distinct implementations of those runs, in run order.
+    pub implementations: Vec<String>,
+}
+
+impl SideSummary {
+    /// "p5.48xlarge (H100 SXM)".
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.instance, self.accelerator)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
+    /// "trn2.48xlarge (Trainium2) vs p5.48xlarge (H100 SXM)": challenger first.
+    pub title: String,
+    /// The first run of each side (renderers that name one run use it).
     pub baseline: usize,
     pub challenger: usize,
+    pub baseline_side: SideSummary,
+    pub challenger_side: SideSummary,
     pub baseline_price: Priced,
     pub challenger_price: Priced,
     pub pairs: Vec<PairRow>,
     pub unpaired: Vec<Unpaired>,
-    /// Geometric mean over paired points with its bootstrap interval.
+    pub coverage: Coverage,
+    /// Each paired workload's weight, points and geometric-mean ratio with its interval.
+    pub workloads: Vec<WorkloadRatio>,
+    /// Weighted geometric mean over workloads with its bootstrap interval.
     pub overall: Option<RatioCi>,
     pub verdict: Option<Verdict>,
+    /// The verdict covers only the paired workloads (`--allow-partial`).
+    pub partial: bool,
+    /// Why the verdict is what it is when that is not the interval alone (coverage).
+    pub verdict_reason: Option<String>,
     pub break_even: Option<BreakEven>,
 }
 
@@ -136,11 +207,23 @@ pub struct DatasheetRow {
     pub peak_pflops_hours_per_usd: f64,
 }
 
+/// A `--weights` entry as given.
+#[derive(Debug, Clone, Serialize)]
+pub struct WeightGiven {
+    pub workload: String,
+    pub weight: f64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub claim: f64,
     pub baseline_selector: String,
     pub challenger_selector: String,
+    /// `--implementation`: best, bench or a name.
+    pub implementation: String,
+    pub allow_partial: bool,
+    /// `--weights` as given (workloads not named weigh 1).
+    pub weights: Vec<WeightGiven>,
     pub price_origin: String,
     pub runs: Vec<RunSummary>,
     pub comparisons: Vec<Comparison>,
@@ -198,68 +281,295 @@ fn price_note(run: &LoadedRun, prices: &PriceTable) -> Option<String> {
     }
 }
 
-struct PairJob<'a> {
-    b: Side<'a>,
-    c: Side<'a>,
-    /// The comparison's seed and the point id seed this pair's bootstrap stream.
-    seed: u64,
-    id: &'a str,
-}
-
-/// Ratio intervals for every job, and the per-replicate sums of ln(ratio), computed on all
-/// cores in fixed-size chunks merged in order (the result does not depend on the core count).
-fn run_jobs(jobs: &[PairJob], tables: &RankTables) -> (Vec<RatioCi>, Vec<f64>) {
-    const CHUNK: usize = 256;
-    let chunks: Vec<&[PairJob]> = jobs.chunks(CHUNK).collect();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(chunks.len().max(1));
-    let mut results: Vec<Option<(Vec<RatioCi>, Vec<f64>)>> = vec![None; chunks.len()];
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let chunks = &chunks;
-                scope.spawn(move || {
-                    let mut mine = Vec::new();
-                    for (ci, chunk) in chunks.iter().enumerate().skip(t).step_by(threads) {
-                        let mut sums = vec![0.0; RESAMPLES];
-                        let mut scratch = Vec::with_capacity(RESAMPLES);
-                        let cis = chunk
-                            .iter()
-                            .map(|j| {
-                                let mut rng = Rng::for_stream(j.seed, j.id);
-                                ratio_ci_in(
-                                    &j.b,
-                                    &j.c,
-                                    tables,
-                                    &mut rng,
-                                    Some(&mut sums),
-                                    &mut scratch,
-                                )
-                            })
-                            .collect();
-                        mine.push((ci, (cis, sums)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        for h in handles {
-            for (ci, r) in h.join().expect("bootstrap worker") {
-                results[ci] = Some(r);
-            }
-        }
-    });
-    let mut all = Vec::with_capacity(jobs.len());
-    let mut sums = vec![0.0; RESAMPLES];
-    for (cis, s) in results.into_iter().flatten() {
-        all.extend(cis);
-        for (a, b) in sums.iter_mut().zip(s) {
-            *a += b;
+/// `--implementation NAME` and `--weights` must name something the runs have.
+fn check_options(runs: &[LoadedRun], opts: &Options) -> Result<(), ModelError> {
+    let real: Vec<&LoadedRun> = runs.iter().filter(|r| !not_a_measurement(r)).collect();
+    let mut impls: Vec<&str> = Vec::new();
+    for r in &real {
+        let i = r.run.backend.implementation.as_str();
+        if !impls.contains(&i) {
+            impls.push(i);
         }
     }
-    (all, sums)
+    if opts.implementation != Implementation::Best
+        && !impls.iter().any(|i| opts.implementation.allows(i))
+    {
+        return Err(ModelError::UnknownImplementation {
+            name: opts.implementation.to_string(),
+            known: if impls.is_empty() {
+                "none (no real run)".into()
+            } else {
+                impls.join(", ")
+            },
+        });
+    }
+    let mut workloads: Vec<String> = Vec::new();
+    for r in &real {
+        for p in &r.run.points {
+            insert_workload(&mut workloads, &p.workload);
+        }
+    }
+    for (w, _) in &opts.weights {
+        if !workloads.contains(w) {
+            return Err(unknown_workload("--weights", w, &workloads));
+        }
+    }
+    Ok(())
+}
+
+fn unknown_workload(option: &'static str, w: &str, known: &[String]) -> ModelError {
+    let mut names: Vec<String> = known.to_vec();
+    for k in kernels::WorkloadKind::ALL {
+        insert_workload(&mut names, k.name());
+    }
+    let near = closest(w, names.iter().map(String::as_str), 2);
+    ModelError::UnknownWorkload {
+        option,
+        workload: w.to_string(),
+        known: format!(
+            "the runs have: {}{}",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            },
+            if near.is_empty() {
+                String::new()
+            } else {
+                format!(" (closest: {})", near.join(", "))
+            }
+        ),
+    }
+}
+
+fn side_summary(runs: &[LoadedRun], prices: &PriceTable, s: &SideRuns) -> SideSummary {
+    let first = &runs[s.runs[0]].run;
+    let mut implementations: Vec<String> = Vec::new();
+    for &r in &s.runs {
+        let i = &runs[r].run.backend.implementation;
+        if !implementations.contains(i) {
+            implementations.push(i.clone());
+        }
+    }
+    SideSummary {
+        instance: s.instance.clone(),
+        accelerator: prices
+            .facts(&s.instance)
+            .map(|f| f.accelerator.clone())
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| first.backend.device.clone()),
+        backend: first.backend.kind.clone(),
+        runs: s.runs.clone(),
+        implementations,
+    }
+}
+
+fn price_of(runs: &[LoadedRun], prices: &PriceTable, s: &SideRuns) -> Result<Priced, ModelError> {
+    prices
+        .price(&s.instance)
+        .ok_or_else(|| ModelError::NoPrice {
+            path: runs[s.runs[0]].path.display().to_string(),
+            instance: s.instance.clone(),
+            origin: prices.origin.clone(),
+            hint: if prices.facts(&s.instance).is_some() {
+                " (the table has its hardware facts but no on-demand price)".into()
+            } else {
+                String::new()
+            },
+        })
+}
+
+/// The per-point ratios, coverage, workload means and verdict of one side pair.
+#[allow(clippy::too_many_arguments)]
+fn compare(
+    runs: &[LoadedRun],
+    prices: &PriceTable,
+    sorted: &[Vec<Vec<f64>>],
+    tables: &mut RankTables,
+    bs: &SideRuns,
+    cs: &SideRuns,
+    opts: &Options,
+) -> Result<Comparison, ModelError> {
+    let bp = price_of(runs, prices, bs)?;
+    let cp = price_of(runs, prices, cs)?;
+    let (bpts, cpts) = (best_of(runs, bs, sorted), best_of(runs, cs, sorted));
+    let (picks, unpaired) = pair_sides(runs, &bpts, &cpts, &bs.instance, &cs.instance);
+    tables.prepare(
+        picks
+            .iter()
+            .flat_map(|(x, y)| [sorted[x.run][x.point].len(), sorted[y.run][y.point].len()]),
+    );
+    let record = |x: &super::sides::Pick| &runs[x.run].run.points[x.point];
+    // workload groups in the kernels' order
+    let mut workloads: Vec<String> = Vec::new();
+    for (x, _) in &picks {
+        insert_workload(&mut workloads, &record(x).workload);
+    }
+    let seed = Rng::for_stream(REPORT_SEED, &format!("{}|{}", bs.instance, cs.instance)).next_u64();
+    let jobs: Vec<PairJob> = picks
+        .iter()
+        .map(|(x, y)| {
+            let (p, q) = (record(x), record(y));
+            PairJob {
+                b: Side {
+                    sorted_s: &sorted[x.run][x.point],
+                    usd_per_hour: bp.usd_per_hour,
+                    share: p.devices_used / bp.accelerators_per_instance,
+                },
+                c: Side {
+                    sorted_s: &sorted[y.run][y.point],
+                    usd_per_hour: cp.usd_per_hour,
+                    share: q.devices_used / cp.accelerators_per_instance,
+                },
+                seed,
+                id: &p.id,
+                group: workloads.iter().position(|w| *w == p.workload).unwrap_or(0),
+            }
+        })
+        .collect();
+    let tables: &RankTables = tables;
+    let (cis, sums) = run_jobs(&jobs, workloads.len(), tables);
+    let pairs: Vec<PairRow> = picks
+        .iter()
+        .zip(&jobs)
+        .zip(&cis)
+        .map(|(((x, y), job), r)| {
+            let (p, q) = (record(x), record(y));
+            let work = work_per_iteration(p);
+            let cost = |s: &Side| s.usd_per_hour * s.share * s.median() / 3600.0;
+            PairRow {
+                point_id: p.id.clone(),
+                workload: p.workload.clone(),
+                dtype: p.dtype.clone(),
+                params: params_text(p),
+                baseline_run: runs[x.run].name.clone(),
+                challenger_run: runs[y.run].name.clone(),
+                baseline_implementation: runs[x.run].run.backend.implementation.clone(),
+                challenger_implementation: runs[y.run].run.backend.implementation.clone(),
+                baseline_median_s: job.b.median(),
+                challenger_median_s: job.c.median(),
+                baseline_devices_used: p.devices_used,
+                challenger_devices_used: q.devices_used,
+                baseline_perf_per_usd: work / cost(&job.b),
+                challenger_perf_per_usd: work / cost(&job.c),
+                perf_unit: perf_unit(p),
+                ratio: *r,
+                verdict: verdict(r.low, r.high, opts.claim),
+                break_even: break_even(r, bp.usd_per_hour, cp.usd_per_hour, opts.claim),
+            }
+        })
+        .collect();
+    let mut ln_sums = vec![0.0; workloads.len()];
+    let mut counts = vec![0usize; workloads.len()];
+    for (job, r) in jobs.iter().zip(&cis) {
+        ln_sums[job.group] += r.ratio.ln();
+        counts[job.group] += 1;
+    }
+    let groups: Vec<Group> = workloads
+        .iter()
+        .enumerate()
+        .map(|(g, w)| Group {
+            weight: weight_of(&opts.weights, w).0,
+            points: counts[g],
+            ln_sum: ln_sums[g],
+            replicate_ln_sums: &sums[g],
+        })
+        .collect();
+    let workload_rows: Vec<WorkloadRatio> = workloads
+        .iter()
+        .zip(&groups)
+        .map(|(w, g)| {
+            let own = g.own();
+            let (weight, weight_source) = weight_of(&opts.weights, w);
+            WorkloadRatio {
+                workload: w.clone(),
+                weight,
+                weight_source,
+                points: g.points,
+                ratio: own.ratio,
+                low: own.low,
+                high: own.high,
+            }
+        })
+        .collect();
+    let overall = combine(&groups);
+    let cov = coverage(runs, bs, cs, &picks, |w| {
+        weight_of(&opts.weights, w).0 > 0.0
+    });
+    let (verdict_now, partial, reason) = if cov.workloads_total == 0 {
+        (None, false, None)
+    } else if !cov.complete() && !opts.allow_partial {
+        (
+            Some(Verdict::Inconclusive),
+            false,
+            Some(format!(
+                "{}; pass --allow-partial for a verdict over the paired workloads only",
+                cov.sentence()
+            )),
+        )
+    } else {
+        match overall {
+            None => (
+                None,
+                false,
+                Some(
+                    if picks.is_empty() {
+                        "no point paired"
+                    } else {
+                        "every paired workload has weight 0"
+                    }
+                    .to_string(),
+                ),
+            ),
+            Some(o) => {
+                let partial = !cov.complete();
+                (
+                    Some(verdict(o.low, o.high, opts.claim)),
+                    partial,
+                    partial
+                        .then(|| format!("partial verdict (--allow-partial): {}", cov.sentence())),
+                )
+            }
+        }
+    };
+    let baseline_side = side_summary(runs, prices, bs);
+    let challenger_side = side_summary(runs, prices, cs);
+    Ok(Comparison {
+        title: format!("{} vs {}", challenger_side.label(), baseline_side.label()),
+        baseline: bs.runs[0],
+        challenger: cs.runs[0],
+        baseline_side,
+        challenger_side,
+        break_even: overall.map(|o| break_even(&o, bp.usd_per_hour, cp.usd_per_hour, opts.claim)),
+        overall,
+        verdict: verdict_now,
+        partial,
+        verdict_reason: reason,
+        coverage: cov,
+        workloads: workload_rows,
+        baseline_price: bp,
+        challenger_price: cp,
+        pairs,
+        unpaired,
+    })
+}
+
+/// "m=2048,n=2048,k=2048": the parameters in the order of the point id when it has them.
+fn params_text(p: &crate::schema::PointRecord) -> String {
+    let from_id = p.id.split('/').nth(1).unwrap_or("");
+    let all_there = p.params.keys().all(|k| {
+        from_id
+            .split(',')
+            .any(|kv| kv.split('=').next() == Some(k.as_str()))
+    });
+    if !from_id.is_empty() && all_there {
+        return from_id.to_string();
+    }
+    p.params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub fn build(
@@ -271,14 +581,16 @@ pub fn build(
     if !(opts.claim.is_finite() && opts.claim > 0.0) {
         return Err(ModelError::Claim(opts.claim));
     }
+    check_options(runs, opts)?;
     let mut summaries = Vec::with_capacity(runs.len());
     let mut excluded = Vec::new();
     let mut sorted: Vec<Vec<Vec<f64>>> = Vec::with_capacity(runs.len());
     for run in runs {
         let r = &run.run;
         let simulated = not_a_measurement(run);
-        let is_b = selects(&opts.baseline, run);
-        let is_c = selects(&opts.challenger, run);
+        let allowed = opts.implementation.allows(&r.backend.implementation);
+        let is_b = allowed && selects(&opts.baseline, run);
+        let is_c = allowed && selects(&opts.challenger, run);
         let role = match (simulated, is_b, is_c) {
             (true, _, _) => Role::Simulated,
             (false, true, true) => Role::Both,
@@ -307,7 +619,9 @@ pub fn build(
         let mut run_sorted = Vec::with_capacity(r.points.len());
         let (mut ok, mut failed, mut skipped) = (0, 0, 0);
         for p in &r.points {
+            let check_failed = p.check.as_ref().is_some_and(|c| !c.passed);
             match p.status {
+                crate::schema::Status::Ok if check_failed => failed += 1,
                 crate::schema::Status::Ok => ok += 1,
                 crate::schema::Status::Failed => failed += 1,
                 crate::schema::Status::Skipped => skipped += 1,
@@ -377,118 +691,27 @@ pub fn build(
         sorted.push(run_sorted);
     }
 
-    // comparisons: every baseline run against every challenger run
+    // sides: the baseline and challenger runs grouped by instance type
     let is = |i: usize, role: Role| summaries[i].role == role || summaries[i].role == Role::Both;
-    let mut comparisons = Vec::new();
-    let mut tables = RankTables::new(REPORT_SEED);
-    for bi in (0..runs.len()).filter(|&i| is(i, Role::Baseline)) {
-        for ci in (0..runs.len()).filter(|&i| is(i, Role::Challenger) && i != bi) {
-            let price_of = |i: usize| -> Result<Priced, ModelError> {
-                let run = &runs[i];
-                match (&summaries[i].price, &run.run.host.instance_type) {
-                    (Some(p), _) => Ok(p.clone()),
-                    (None, None) => Err(ModelError::NoInstance {
-                        path: run.path.display().to_string(),
-                    }),
-                    (None, Some(t)) => Err(ModelError::NoPrice {
-                        path: run.path.display().to_string(),
-                        instance: t.clone(),
-                        origin: prices.origin.clone(),
-                        hint: if prices.facts(t).is_some() {
-                            " (the table has its hardware facts but no on-demand price)".into()
-                        } else {
-                            String::new()
-                        },
-                    }),
-                }
-            };
-            let bp = price_of(bi)?;
-            let cp = price_of(ci)?;
-            let pairing = pair(&runs[bi], &runs[ci]);
-            tables.prepare(
-                pairing
-                    .pairs
-                    .iter()
-                    .flat_map(|&(i, j)| [sorted[bi][i].len(), sorted[ci][j].len()]),
-            );
-            comparisons.push((bi, ci, bp, cp, pairing));
+    let chosen = |role: Role| -> Vec<usize> { (0..runs.len()).filter(|&i| is(i, role)).collect() };
+    let (b_sides, b_untyped) = group(runs, &chosen(Role::Baseline));
+    let (c_sides, c_untyped) = group(runs, &chosen(Role::Challenger));
+    let any_b = !b_sides.is_empty() || !b_untyped.is_empty();
+    let any_c = !c_sides.is_empty() || !c_untyped.is_empty();
+    if any_b && any_c {
+        if let Some(&i) = b_untyped.first().or(c_untyped.first()) {
+            return Err(ModelError::NoInstance {
+                path: runs[i].path.display().to_string(),
+            });
         }
     }
-    let comparisons = comparisons
-        .into_iter()
-        .map(|(bi, ci, bp, cp, pairing)| {
-            let (brec, crec) = (&runs[bi].run.points, &runs[ci].run.points);
-            let seed =
-                Rng::for_stream(REPORT_SEED, &format!("{}|{}", runs[bi].name, runs[ci].name))
-                    .next_u64();
-            let jobs: Vec<PairJob> = pairing
-                .pairs
-                .iter()
-                .map(|&(i, j)| PairJob {
-                    b: Side {
-                        sorted_s: &sorted[bi][i],
-                        usd_per_hour: bp.usd_per_hour,
-                        share: brec[i].devices_used / bp.accelerators_per_instance,
-                    },
-                    c: Side {
-                        sorted_s: &sorted[ci][j],
-                        usd_per_hour: cp.usd_per_hour,
-                        share: crec[j].devices_used / cp.accelerators_per_instance,
-                    },
-                    seed,
-                    id: &brec[i].id,
-                })
-                .collect();
-            let (cis, sums) = run_jobs(&jobs, &tables);
-            let pairs: Vec<PairRow> = pairing
-                .pairs
-                .iter()
-                .zip(&jobs)
-                .zip(&cis)
-                .map(|((&(i, j), job), r)| {
-                    let (p, q) = (&brec[i], &crec[j]);
-                    let work = work_per_iteration(p);
-                    let cost = |s: &Side| s.usd_per_hour * s.share * s.median() / 3600.0;
-                    PairRow {
-                        point_id: p.id.clone(),
-                        workload: p.workload.clone(),
-                        dtype: p.dtype.clone(),
-                        baseline_median_s: job.b.median(),
-                        challenger_median_s: job.c.median(),
-                        baseline_devices_used: p.devices_used,
-                        challenger_devices_used: q.devices_used,
-                        baseline_perf_per_usd: work / cost(&job.b),
-                        challenger_perf_per_usd: work / cost(&job.c),
-                        perf_unit: perf_unit(p),
-                        ratio: *r,
-                        verdict: verdict(r.low, r.high, opts.claim),
-                        break_even: break_even(r, bp.usd_per_hour, cp.usd_per_hour, opts.claim),
-                    }
-                })
-                .collect();
-            let overall = (!pairs.is_empty()).then(|| {
-                let ratios: Vec<f64> = pairs.iter().map(|p| p.ratio.ratio).collect();
-                let (low, high) = geomean_ci(&sums, pairs.len());
-                RatioCi {
-                    ratio: geomean(&ratios),
-                    low,
-                    high,
-                }
-            });
-            Comparison {
-                baseline: bi,
-                challenger: ci,
-                verdict: overall.map(|o| verdict(o.low, o.high, opts.claim)),
-                break_even: overall
-                    .map(|o| break_even(&o, bp.usd_per_hour, cp.usd_per_hour, opts.claim)),
-                overall,
-                baseline_price: bp,
-                challenger_price: cp,
-                pairs,
-                unpaired: pairing.unpaired,
-            }
-        })
-        .collect::<Vec<_>>();
+    let mut tables = RankTables::new(REPORT_SEED);
+    let mut comparisons = Vec::new();
+    for bs in &b_sides {
+        for cs in c_sides.iter().filter(|c| c.instance != bs.instance) {
+            comparisons.push(compare(runs, prices, &sorted, &mut tables, bs, cs, opts)?);
+        }
+    }
 
     let missing = missing(&summaries, &comparisons, opts);
     let datasheet = if comparisons.iter().any(|c| !c.pairs.is_empty()) {
@@ -501,6 +724,16 @@ pub fn build(
         claim: opts.claim,
         baseline_selector: opts.baseline.clone(),
         challenger_selector: opts.challenger.clone(),
+        implementation: opts.implementation.to_string(),
+        allow_partial: opts.allow_partial,
+        weights: opts
+            .weights
+            .iter()
+            .map(|(w, x)| WeightGiven {
+                workload: w.clone(),
+                weight: *x,
+            })
+            .collect(),
         price_origin: prices.origin.clone(),
         runs: summaries,
         comparisons,
@@ -568,15 +801,19 @@ fn missing(runs: &[RunSummary], comparisons: &[Comparison], opts: &Options) -> V
         .filter(|r| r.simulated)
         .map(|r| r.name.as_str())
         .collect();
+    let only = match opts.implementation {
+        Implementation::Best => String::new(),
+        ref i => format!(" with `--implementation {i}`"),
+    };
     if !has(Role::Challenger) {
         m.push(format!(
-            "No challenger run: no real (non-simulated) run matches `--challenger {}`. For the Trainium claim, run `bench --backend neuron --instance trn2.48xlarge` on a Trainium instance and pass its run directory to `bench report`.",
+            "No challenger run: no real (non-simulated) run{only} matches `--challenger {}`. For the Trainium claim, run `bench --backend neuron --instance trn2.48xlarge` on a Trainium instance and pass its run directory to `bench report`.",
             opts.challenger
         ));
     }
     if !has(Role::Baseline) {
         m.push(format!(
-            "No baseline run: no real run matches `--baseline {}`. Run `bench --backend cuda --instance p5.48xlarge` (or another GPU instance) and pass its run directory.",
+            "No baseline run: no real run{only} matches `--baseline {}`. Run `bench --backend cuda --instance p5.48xlarge` (or another GPU instance) and pass its run directory.",
             opts.baseline
         ));
     }
@@ -590,8 +827,10 @@ fn missing(runs: &[RunSummary], comparisons: &[Comparison], opts: &Options) -> V
         if c.pairs.is_empty() {
             m.push(format!(
                 "{} and {} share no usable point id: run the same suite (same --suite/--param/--dtype) on both.",
-                runs[c.baseline].name, runs[c.challenger].name
+                c.baseline_side.instance, c.challenger_side.instance
             ));
+        } else if !c.coverage.complete() {
+            m.push(format!("{}: {}.", c.title, c.coverage.sentence()));
         }
     }
     m
