@@ -97,7 +97,7 @@ fn report_writes_every_output_and_valid_charts() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
-        stdout.contains("neuron-trn2 (trn2.48xlarge) vs cuda-p5 (p5.48xlarge)"),
+        stdout.contains("trn2.48xlarge (Trainium2) vs p5.48xlarge (H100 SXM)"),
         "{stdout}"
     );
     for stem in ["perf_per_usd", "throughput_vs_size", "sensitivity"] {

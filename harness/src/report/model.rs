@@ -66,6 +66,8 @@ pub enum ModelError {
     Claim(f64),
     #[error("--implementation {name}: no run has that implementation; the runs have: {known}")]
     UnknownImplementation { name: String, known: String },
+    #[error("--weights: every workload of the runs ({0}) has weight 0; give at least one a weight above 0")]
+    AllWeightsZero(String),
     #[error("{option} names workload '{workload}', which no run has; {known}")]
     UnknownWorkload {
         option: &'static str,
@@ -313,6 +315,13 @@ fn check_options(runs: &[LoadedRun], opts: &Options) -> Result<(), ModelError> {
         if !workloads.contains(w) {
             return Err(unknown_workload("--weights", w, &workloads));
         }
+    }
+    if !workloads.is_empty()
+        && workloads
+            .iter()
+            .all(|w| weight_of(&opts.weights, w).0 == 0.0)
+    {
+        return Err(ModelError::AllWeightsZero(workloads.join(", ")));
     }
     Ok(())
 }
@@ -879,11 +888,7 @@ mod tests {
     }
 
     fn opts() -> Options {
-        Options {
-            claim: 1.3,
-            baseline: "cuda".into(),
-            challenger: "neuron".into(),
-        }
+        Options::default()
     }
 
     #[test]
@@ -917,9 +922,22 @@ mod tests {
             assert!(p.ratio.low <= p.ratio.ratio && p.ratio.ratio <= p.ratio.high);
         }
         let o = c.overall.unwrap();
-        let ratios: Vec<f64> = c.pairs.iter().map(|p| p.ratio.ratio).collect();
-        assert!((o.ratio - geomean(&ratios)).abs() < 1e-12);
-        assert_eq!(c.verdict, Some(verdict(o.low, o.high, 1.3)));
+        // by hand: the geometric mean per workload, then over workloads
+        let mut per: Vec<(String, Vec<f64>)> = Vec::new();
+        for p in &c.pairs {
+            match per.iter_mut().find(|(w, _)| *w == p.workload) {
+                Some((_, v)) => v.push(p.ratio.ratio),
+                None => per.push((p.workload.clone(), vec![p.ratio.ratio])),
+            }
+        }
+        let means: Vec<f64> = per.iter().map(|(_, v)| geomean(v)).collect();
+        assert!((o.ratio - geomean(&means)).abs() < 1e-12 * o.ratio);
+        assert_eq!(c.workloads.len(), per.len());
+        if c.coverage.complete() {
+            assert_eq!(c.verdict, Some(verdict(o.low, o.high, 1.3)));
+        } else {
+            assert_eq!(c.verdict, Some(Verdict::Inconclusive));
+        }
         assert!(rep.datasheet.is_empty());
     }
 

@@ -35,17 +35,18 @@ pub struct Row<'a> {
     pub challenger_price_model: &'a str,
     pub challenger_breakeven_usd_per_hour: f64,
     pub baseline_breakeven_usd_per_hour: f64,
+    pub baseline_implementation: &'a str,
+    pub challenger_implementation: &'a str,
 }
 
 pub fn rows(r: &Report) -> Vec<Row<'_>> {
     let mut out = Vec::new();
     for c in &r.comparisons {
-        let (b, ch) = (&r.runs[c.baseline], &r.runs[c.challenger]);
         for p in &c.pairs {
             out.push(Row {
                 point_id: &p.point_id,
-                baseline_run: &b.name,
-                challenger_run: &ch.name,
+                baseline_run: &p.baseline_run,
+                challenger_run: &p.challenger_run,
                 baseline_instance: &c.baseline_price.instance,
                 challenger_instance: &c.challenger_price.instance,
                 baseline_usd_per_hour: c.baseline_price.usd_per_hour,
@@ -60,8 +61,8 @@ pub fn rows(r: &Report) -> Vec<Row<'_>> {
                 workload: &p.workload,
                 dtype: &p.dtype,
                 perf_unit: &p.perf_unit,
-                baseline_backend: &b.backend,
-                challenger_backend: &ch.backend,
+                baseline_backend: &c.baseline_side.backend,
+                challenger_backend: &c.challenger_side.backend,
                 baseline_median_s: p.baseline_median_s,
                 challenger_median_s: p.challenger_median_s,
                 baseline_devices_used: p.baseline_devices_used,
@@ -70,6 +71,8 @@ pub fn rows(r: &Report) -> Vec<Row<'_>> {
                 challenger_price_model: &c.challenger_price.purchase_model,
                 challenger_breakeven_usd_per_hour: p.break_even.challenger_at_claim,
                 baseline_breakeven_usd_per_hour: p.break_even.baseline_at_claim,
+                baseline_implementation: &p.baseline_implementation,
+                challenger_implementation: &p.challenger_implementation,
             });
         }
     }
@@ -91,7 +94,7 @@ pub fn csv(r: &Report) -> Result<String, csv::Error> {
 }
 
 /// The column names, in order (kept equal to [`Row`]'s fields by a test).
-pub const HEADER: [&str; 27] = [
+pub const HEADER: [&str; 29] = [
     "point_id",
     "baseline_run",
     "challenger_run",
@@ -119,6 +122,8 @@ pub const HEADER: [&str; 27] = [
     "challenger_price_model",
     "challenger_breakeven_usd_per_hour",
     "baseline_breakeven_usd_per_hour",
+    "baseline_implementation",
+    "challenger_implementation",
 ];
 
 /// A JSON array of row objects, one row per line.

@@ -1,0 +1,303 @@
+//! The verdict rules of `bench report` through the real binary, on the hand-made runs in
+//! tests/fixtures/verdict (constant samples, so every interval collapses onto its ratio and
+//! every figure here is worked out by hand; not measurements): the best implementation per
+//! side, workload coverage and `--allow-partial`, workload weighting, and each bad option as a
+//! one-line error with exit status 2.
+//!
+//! Prices used throughout: p5.48xlarge on-demand $55.04/h for 8 GPUs (one GPU $6.88/h) and
+//! `--price trn2.48xlarge=32` for 16 chips (one chip $2/h). Every point uses one device, so a
+//! point's ratio is (6.88 · t_p5) ÷ (2 · t_trn2) = 3.44 · t_p5 ÷ t_trn2.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bench"));
+    c.env_remove("RUST_BACKTRACE")
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn fixture(name: &str) -> String {
+    format!("tests/fixtures/verdict/{name}")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// `bench report` over fixture runs with the trn2 price and extra options.
+fn report(out: &Path, runs: &[&str], extra: &[&str]) -> Output {
+    let mut args: Vec<String> = vec!["report".into()];
+    args.extend(runs.iter().map(|r| fixture(r)));
+    args.extend(["--out".into(), out.display().to_string()]);
+    args.extend(["--price".into(), "trn2.48xlarge=32".into()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    bench().args(&args).output().expect("bench runs")
+}
+
+fn report_json(runs: &[&str], extra: &[&str]) -> Value {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = report(tmp.path(), runs, extra);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    serde_json::from_str(&std::fs::read_to_string(tmp.path().join("report.json")).unwrap()).unwrap()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs()
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// The comparison of trn2.48xlarge against p5.48xlarge.
+fn trn2_vs_p5(rep: &Value) -> &Value {
+    rep["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["baseline_side"]["instance"] == "p5.48xlarge"
+                && c["challenger_side"]["instance"] == "trn2.48xlarge"
+        })
+        .expect("a trn2 vs p5 comparison")
+}
+
+fn pair<'a>(c: &'a Value, id_start: &str) -> &'a Value {
+    c["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["point_id"].as_str().unwrap().starts_with(id_start))
+        .unwrap_or_else(|| panic!("no pair {id_start}"))
+}
+
+fn overall(c: &Value) -> (f64, f64, f64) {
+    let o = &c["overall"];
+    (f(&o["ratio"]), f(&o["low"]), f(&o["high"]))
+}
+
+#[test]
+fn each_side_uses_its_fastest_implementation_per_point() {
+    let rep = report_json(&["p5-bench", "p5-torch", "trn2"], &[]);
+    let comparisons = rep["comparisons"].as_array().unwrap();
+    assert_eq!(
+        comparisons.len(),
+        1,
+        "bench and torch on one p5 are one side"
+    );
+    let c = trn2_vs_p5(&rep);
+    assert_eq!(c["pairs"].as_array().unwrap().len(), 4, "one row per point");
+    // matmul 1024: torch 1 ms beats bench 2 ms -> 3.44 · 1/1
+    let p = pair(c, "matmul/m=1024");
+    assert_eq!(p["baseline_implementation"], "torch");
+    assert_eq!(p["baseline_run"], "p5-torch");
+    assert!(close(f(&p["ratio"]["ratio"]), 3.44));
+    // matmul 2048: bench 8 ms beats torch 10 ms -> 3.44 · 8/4 = 6.88
+    let p = pair(c, "matmul/m=2048");
+    assert_eq!(p["baseline_implementation"], "bench");
+    assert!(close(f(&p["ratio"]["ratio"]), 6.88));
+    // attention: torch 2 ms -> 3.44; train-mlp: only bench, 10 ms vs 5 ms -> 6.88
+    assert!(close(f(&pair(c, "attention")["ratio"]["ratio"]), 3.44));
+    assert_eq!(pair(c, "train-mlp")["baseline_implementation"], "bench");
+    assert!(close(f(&pair(c, "train-mlp")["ratio"]["ratio"]), 6.88));
+    // workloads: matmul sqrt(3.44 · 6.88) = 3.44·√2, attention 3.44, train-mlp 6.88;
+    // overall (3.44·√2 · 3.44 · 6.88)^(1/3) = 3.44 · 2^(1/2) (constant samples: zero-width CI)
+    let want = 3.44 * 2f64.sqrt();
+    let (r, lo, hi) = overall(c);
+    assert!(
+        close(r, want) && close(lo, want) && close(hi, want),
+        "{r} {lo} {hi}"
+    );
+    assert_eq!(c["verdict"], "SUPPORTED");
+    assert_eq!(c["coverage"]["workloads_paired"], 3);
+    assert_eq!(c["coverage"]["workloads_total"], 3);
+    let w = c["workloads"].as_array().unwrap();
+    let names: Vec<&str> = w.iter().map(|x| x["workload"].as_str().unwrap()).collect();
+    assert_eq!(names, ["matmul", "attention", "train-mlp"]);
+    assert!(close(f(&w[0]["ratio"]), 3.44 * 2f64.sqrt()));
+    assert_eq!(w[0]["points"], 2);
+    // summary.csv names the implementation on each side
+    let tmp = tempfile::tempdir().unwrap();
+    let o = report(tmp.path(), &["p5-bench", "p5-torch", "trn2"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(tmp.path().join("summary.csv")).unwrap();
+    let mut rd = csv::Reader::from_reader(csv.as_bytes());
+    let header = rd.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 4);
+    let impls: Vec<&str> = rows
+        .iter()
+        .map(|r| &r[col("baseline_implementation")])
+        .collect();
+    assert_eq!(impls, ["torch", "bench", "torch", "bench"]);
+    assert!(rows
+        .iter()
+        .all(|r| &r[col("challenger_implementation")] == "bench"));
+}
+
+#[test]
+fn implementation_option_restricts_the_choice() {
+    // bench only: every p5 time is twice trn2's -> every ratio 6.88
+    let rep = report_json(
+        &["p5-bench", "p5-torch", "trn2"],
+        &["--implementation", "bench"],
+    );
+    let c = trn2_vs_p5(&rep);
+    assert!(c["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["baseline_implementation"] == "bench"));
+    let (r, _, _) = overall(c);
+    assert!(close(r, 6.88), "{r}");
+    assert_eq!(rep["implementation"], "bench");
+    // torch only: the torch run has no train-mlp, so coverage is 2 of 3 -> INCONCLUSIVE
+    let rep = report_json(
+        &["p5-bench", "p5-torch", "trn2"],
+        &["--implementation", "torch"],
+    );
+    // the trn2 run is bench, not torch: no challenger side at all
+    assert!(rep["comparisons"].as_array().unwrap().is_empty());
+    assert!(rep["missing"][0]
+        .as_str()
+        .unwrap()
+        .contains("with `--implementation torch`"));
+}
+
+#[test]
+fn a_workload_that_did_not_pair_makes_the_verdict_inconclusive() {
+    let rep = report_json(&["p5-failed", "trn2"], &[]);
+    let c = trn2_vs_p5(&rep);
+    // only matmul 1024 pairs (3.44 · 2/1 = 6.88, far above the claim), yet the verdict
+    // covers workloads
+    assert_eq!(c["pairs"].as_array().unwrap().len(), 1);
+    assert!(close(overall(c).0, 6.88));
+    assert_eq!(c["verdict"], "INCONCLUSIVE");
+    assert_eq!(c["partial"], false);
+    let cov = &c["coverage"];
+    assert_eq!(
+        (
+            cov["workloads_paired"].as_u64(),
+            cov["workloads_total"].as_u64()
+        ),
+        (Some(1), Some(3))
+    );
+    let missing = cov["missing"].as_array().unwrap();
+    assert_eq!(missing.len(), 2, "{missing:?}");
+    assert_eq!(missing[0]["workload"], "attention");
+    assert_eq!(missing[0]["side"], "baseline");
+    assert!(missing[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("failed on p5.48xlarge (run failed before timing: CUDA_ERROR_OUT_OF_MEMORY"));
+    assert_eq!(missing[1]["workload"], "train-mlp");
+    assert_eq!(missing[1]["reason"], "failed its check on p5.48xlarge");
+    let reason = c["verdict_reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("coverage: 1 of 3 workloads paired; attention failed on p5.48xlarge"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("train-mlp failed its check on p5.48xlarge"),
+        "{reason}"
+    );
+    // the run overview counts the failed check as failed
+    let run = rep["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "p5-failed")
+        .unwrap();
+    assert_eq!(
+        (run["ok"].as_u64(), run["failed"].as_u64()),
+        (Some(1), Some(2))
+    );
+
+    // --allow-partial: a verdict over matmul alone, labelled partial everywhere
+    let tmp = tempfile::tempdir().unwrap();
+    let o = report(tmp.path(), &["p5-failed", "trn2"], &["--allow-partial"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("SUPPORTED (partial)"), "{stdout}");
+    let rep: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("report.json")).unwrap())
+            .unwrap();
+    let c = trn2_vs_p5(&rep);
+    assert_eq!(c["verdict"], "SUPPORTED");
+    assert_eq!(c["partial"], true);
+    let md = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
+    assert!(md.contains("(partial)") && md.contains("Partial:"), "{md}");
+}
+
+#[test]
+fn weights_set_the_workload_mix() {
+    // matmul=1, attention=2, train-mlp=1 (default):
+    // exp((ln(3.44·√2) + 2·ln 3.44 + ln 6.88) / 4) = 3.44 · 2^(1.5/4)
+    let rep = report_json(
+        &["p5-bench", "p5-torch", "trn2"],
+        &["--weights", "matmul=1,attention=2"],
+    );
+    let c = trn2_vs_p5(&rep);
+    let want = 3.44 * 2f64.powf(0.375);
+    let (r, lo, hi) = overall(c);
+    assert!(close(r, want) && close(lo, want) && close(hi, want), "{r}");
+    let w = c["workloads"].as_array().unwrap();
+    assert_eq!(w[1]["weight"], 2.0);
+    assert_eq!(w[1]["weight_source"], "user");
+    assert_eq!(w[2]["weight_source"], "default");
+    assert_eq!(rep["weights"][1]["workload"], "attention");
+    // a weight of 0 leaves train-mlp out of the mean and of the coverage count:
+    // (3.44·√2 · 3.44)^(1/2) = 3.44 · 2^(1/4)
+    let rep = report_json(
+        &["p5-bench", "p5-torch", "trn2"],
+        &["--weights", "train-mlp=0"],
+    );
+    let c = trn2_vs_p5(&rep);
+    assert!(close(overall(c).0, 3.44 * 2f64.powf(0.25)));
+    assert_eq!(c["coverage"]["workloads_total"], 2);
+}
+
+fn assert_one_line_error(o: &Output, names: &[&str]) {
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(o));
+    let e = stderr(o);
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+    for n in names {
+        assert!(e.contains(n), "error should name {n}: {e}");
+    }
+    assert!(
+        !e.contains("panicked") && !e.contains("internal error"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_options_are_one_line_errors_with_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = ["p5-bench", "trn2"];
+    let bad = |extra: &[&str]| report(tmp.path(), &runs, extra);
+    assert_one_line_error(
+        &bad(&["--weights", "matmul=-1"]),
+        &["--weights", "negative"],
+    );
+    assert_one_line_error(&bad(&["--weights", "matmul"]), &["--weights", "matmul"]);
+    assert_one_line_error(
+        &bad(&["--weights", "matmull=2"]),
+        &["--weights", "matmull", "closest: matmul"],
+    );
+    assert_one_line_error(
+        &bad(&["--weights", "matmul=0,attention=0,train-mlp=0"]),
+        &["--weights", "weight 0"],
+    );
+    assert_one_line_error(
+        &bad(&["--implementation", "nki"]),
+        &["--implementation nki", "bench"],
+    );
+    assert_one_line_error(&bad(&["--implementation", ""]), &["--implementation"]);
+    // nothing was written for a refused report
+    assert!(!tmp.path().join("report.json").exists());
+}
