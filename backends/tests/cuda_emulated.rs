@@ -6,7 +6,8 @@
 //! causal or not, ragged s), the train-mlp step kernels and the train-gpt kernels (embeddings,
 //! LayerNorm, GELU, head split, causal softmax, AdamW) with double-precision references.
 //! This checks index math, masking, the online softmax and the reductions — not the inline
-//! PTX itself, not timing, not a real GPU. Needs a C++20 compiler (g++ 12 or clang++ 14 with
+//! PTX itself, not timing, not a real GPU. A second test does the same for prefill and
+//! decode's KV-cache and split decode-attention kernels (check/decode_test.cpp). Needs a C++20 compiler (g++ 12 or clang++ 14 with
 //! libstdc++ 12); without one the test says so and passes, unless BENCH_REQUIRE_CLANG=1.
 
 use std::path::Path;
@@ -24,38 +25,48 @@ fn cxx() -> Option<String> {
     })
 }
 
-#[test]
-fn kernels_match_references_under_host_emulation() {
+/// Builds `check/<file>` against the host emulation and runs it; its stdout, or `None` when
+/// there is no compiler (the skip is printed; BENCH_REQUIRE_CLANG=1 makes it a failure).
+fn build_and_run(file: &str) -> Option<String> {
     let Some(cxx) = cxx() else {
         assert!(
             std::env::var("BENCH_REQUIRE_CLANG").as_deref() != Ok("1"),
             "BENCH_REQUIRE_CLANG=1 but no C++ compiler on PATH"
         );
         eprintln!("skipped: no C++20 compiler (c++, g++, clang++) to build the kernel emulation");
-        return;
+        return None;
     };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernels/cuda");
-    let exe = std::env::temp_dir().join(format!("bench-cuda-emulate-{}", std::process::id()));
+    let stem = file.trim_end_matches(".cpp");
+    let exe = std::env::temp_dir().join(format!("bench-cuda-{stem}-{}", std::process::id()));
     let o = Command::new(&cxx)
         .args(["-std=c++20", "-O2", "-pthread", "-DBENCH_EMULATE", "-I"])
         .arg(&dir)
         .arg("-o")
         .arg(&exe)
-        .arg(dir.join("check/emulate_test.cpp"))
+        .arg(dir.join("check").join(file))
         .output()
         .unwrap();
     assert!(
         o.status.success(),
-        "{cxx} could not build the emulation:\n{}",
+        "{cxx} could not build {file}:\n{}",
         String::from_utf8_lossy(&o.stderr)
     );
     let run = Command::new(&exe).output().unwrap();
     let _ = std::fs::remove_file(&exe);
-    let out = String::from_utf8_lossy(&run.stdout);
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
     assert!(
         run.status.success() && out.contains("\n0 failures"),
         "{out}"
     );
+    Some(out)
+}
+
+#[test]
+fn kernels_match_references_under_host_emulation() {
+    let Some(out) = build_and_run("emulate_test.cpp") else {
+        return;
+    };
     // every kernel was exercised
     for what in [
         "attention bf16 d=128 causal=1 s=100",
@@ -88,5 +99,30 @@ fn kernels_match_references_under_host_emulation() {
         "adamw dt=2 padding stays exactly 0",
     ] {
         assert!(out.contains(what), "{what} missing:\n{out}");
+    }
+}
+
+/// prefill and decode's kernels (decode_attention.cu): the KV-cache copies bit for bit, the
+/// split decode attention against a double-precision softmax (check/decode_test.cpp).
+#[test]
+fn decode_kernels_match_references_under_host_emulation() {
+    let Some(out) = build_and_run("decode_test.cpp") else {
+        return;
+    };
+    for what in [
+        "kv_fill dt=1 heads=2 hd=8 pool=5 context=13 cap=16",
+        "kv_fill dt=2 heads=3 hd=40 pool=251 context=20 cap=24",
+        "kv_append dt=0 batch=3 heads=2 hd=40 pos=7",
+        "gather_rows dt=2 rows=7 d=72",
+        "decode_attention dt=0 batch=2 heads=3 hd=64 len=300 splits=1",
+        "decode_attention dt=1 batch=2 heads=3 hd=64 len=173 splits=7",
+        "decode_attention dt=2 batch=1 heads=2 hd=40 len=37 splits=4",
+        "decode_attention dt=1 batch=1 heads=2 hd=128 len=1 splits=5",
+        "decode_attention dt=1 batch=1 heads=1 hd=256 len=90 splits=3",
+    ] {
+        assert!(
+            out.contains(&format!("ok   {what}")),
+            "{what} missing:\n{out}"
+        );
     }
 }

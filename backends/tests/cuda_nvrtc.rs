@@ -213,6 +213,33 @@ fn covering_points() -> Vec<Point> {
     v
 }
 
+/// Every launch of prefill and decode's plans (`gpu::infer_plan`): decode with its KV cache
+/// fill, prefill through the fused attention kernel (bf16) and through the unfused path (f32).
+fn infer_launches() -> Vec<backends::gpu::launch::Launch> {
+    use backends::gpu::infer_plan::InferPlan;
+    use kernels::infer::{Decode, Decoder, Prefill};
+    let model = Decoder {
+        d_model: 256,
+        layers: 2,
+        heads: 2,
+        vocab: 300,
+    };
+    let pre = Prefill {
+        model,
+        batch: 2,
+        prompt: 100,
+    };
+    let dec = Decode {
+        model,
+        batch: 3,
+        context: 700,
+    };
+    let mut v = InferPlan::prefill(&pre, DType::Bf16).all_launches(1, 132, 2);
+    v.extend(InferPlan::prefill(&pre, DType::F32).all_launches(0, 132, 4));
+    v.extend(InferPlan::decode(&dec, DType::Bf16, 132).all_launches(1, 132, 2));
+    v
+}
+
 /// Registers one block takes: each warp's allocation rounded up to 256 registers.
 fn block_regs(regs: u32, threads: u32) -> u32 {
     (regs * 32).div_ceil(256) * 256 * threads.div_ceil(32)
@@ -267,6 +294,9 @@ fn every_module_compiles_for_every_arch_and_fits_its_launches() {
         for l in launches(&p, 132).unwrap() {
             shapes.entry(l.kernel).or_default().insert(l.shape());
         }
+    }
+    for l in infer_launches() {
+        shapes.entry(l.kernel).or_default().insert(l.shape());
     }
 
     let dir = tempfile::tempdir().unwrap();

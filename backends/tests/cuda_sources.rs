@@ -8,7 +8,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use backends::cuda::sources::{gpt_program, ATTENTION_KERNELS, GPT_KERNELS, MLP_KERNELS};
+use backends::cuda::sources::{
+    gpt_program, infer_program, ATTENTION_KERNELS, DECODE_KERNELS, GPT_KERNELS, MLP_KERNELS,
+};
 
 fn clang() -> Option<String> {
     let mut names = vec![std::env::var("CLANG").unwrap_or_default(), "clang".into()];
@@ -106,6 +108,21 @@ fn kernels_compile_to_ptx_with_every_launched_entry() {
         assert!(
             module.contains(&format!(".visible .entry {name}(")),
             "{name} missing from the train-gpt module"
+        );
+    }
+    // prefill and decode's module: gpt.cu then decode_attention.cu.
+    let src = tmp.join("infer_program.cu");
+    std::fs::write(&src, infer_program()).unwrap();
+    let module = ptx_of(
+        &clang,
+        &src,
+        &tmp.join("infer_program.ptx"),
+        &["-Wno-pragma-once-outside-header"],
+    );
+    for name in GPT_KERNELS.iter().chain(&DECODE_KERNELS) {
+        assert!(
+            module.contains(&format!(".visible .entry {name}(")),
+            "{name} missing from the inference module"
         );
     }
     let _ = std::fs::remove_dir_all(&tmp);

@@ -14,7 +14,7 @@ use super::ffi::driver::Gpu;
 use super::ffi::{nvrtc, CudaError};
 use super::sources;
 use crate::gpu::kernels::{dynamic_smem_bytes, ATTENTION_KERNELS, GPT_KERNELS, MLP_KERNELS};
-use crate::gpu::kernels::{RELU_BWD_COLSUM, XENT};
+use crate::gpu::kernels::{DECODE_KERNELS, RELU_BWD_COLSUM, XENT};
 
 /// A kernel module, by source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -22,10 +22,17 @@ pub enum ModuleKind {
     Attention,
     Mlp,
     Gpt,
+    /// prefill and decode: gpt.cu and decode_attention.cu.
+    Infer,
 }
 
 impl ModuleKind {
-    pub const ALL: [ModuleKind; 3] = [ModuleKind::Attention, ModuleKind::Mlp, ModuleKind::Gpt];
+    pub const ALL: [ModuleKind; 4] = [
+        ModuleKind::Attention,
+        ModuleKind::Mlp,
+        ModuleKind::Gpt,
+        ModuleKind::Infer,
+    ];
 
     /// The program name NVRTC is given.
     pub fn file(self) -> &'static str {
@@ -33,6 +40,7 @@ impl ModuleKind {
             ModuleKind::Attention => "attention.cu",
             ModuleKind::Mlp => "mlp.cu",
             ModuleKind::Gpt => "gpt.cu",
+            ModuleKind::Infer => "decode_attention.cu",
         }
     }
 
@@ -42,6 +50,7 @@ impl ModuleKind {
             ModuleKind::Attention => sources::program(sources::ATTENTION),
             ModuleKind::Mlp => sources::program(sources::MLP),
             ModuleKind::Gpt => sources::gpt_program(),
+            ModuleKind::Infer => sources::infer_program(),
         }
     }
 
@@ -54,6 +63,7 @@ impl ModuleKind {
                 .into_iter()
                 .chain(GPT_KERNELS)
                 .collect(),
+            ModuleKind::Infer => GPT_KERNELS.into_iter().chain(DECODE_KERNELS).collect(),
         }
     }
 

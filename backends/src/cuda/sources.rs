@@ -7,6 +7,7 @@ pub const COMMON: &str = include_str!("../../../kernels/cuda/common.cuh");
 pub const ATTENTION: &str = include_str!("../../../kernels/cuda/attention.cu");
 pub const MLP: &str = include_str!("../../../kernels/cuda/mlp.cu");
 pub const GPT: &str = include_str!("../../../kernels/cuda/gpt.cu");
+pub const DECODE: &str = include_str!("../../../kernels/cuda/decode_attention.cu");
 
 pub use crate::gpu::kernels::*;
 
@@ -19,6 +20,12 @@ pub fn program(file: &str) -> String {
 /// gpt.cu, common.cuh inlined once.
 pub fn gpt_program() -> String {
     program(MLP) + &GPT.replace("#include \"common.cuh\"", "")
+}
+
+/// The inference module's source (prefill and decode): gpt.cu (embeddings, LayerNorm, GELU,
+/// head split, causal softmax) followed by decode_attention.cu, common.cuh inlined once.
+pub fn infer_program() -> String {
+    program(GPT) + &DECODE.replace("#include \"common.cuh\"", "")
 }
 
 #[cfg(test)]
@@ -65,6 +72,18 @@ mod tests {
                 "{name} missing from gpt_program()"
             );
         }
+        let infer = infer_program();
+        assert_eq!(infer.matches(COMMON).count(), 1);
+        assert_eq!(infer.matches("#include").count(), 1);
+        for name in GPT_KERNELS.iter().chain(&DECODE_KERNELS) {
+            assert!(
+                infer.contains(&format!("{name}(")),
+                "{name} missing from infer_program()"
+            );
+        }
+        assert!(DECODE.contains(&format!("#define DA_THREADS {DECODE_THREADS}")));
+        assert!(DECODE.contains(&format!("#define DA_WARPS {DECODE_WARPS}")));
+        assert!(DECODE.contains(&format!("#define DA_MAX_HD {DECODE_MAX_HD}")));
         assert!(ATTENTION.contains("#define BM 64") && ATTENTION.contains("#define NTHREADS 128"));
         assert_eq!(ATTENTION_BLOCK_M, 64);
         assert_eq!(ATTENTION_THREADS, 128);
@@ -76,5 +95,14 @@ mod tests {
                     .count()
             );
         }
+        // decode_attention.cu: decode_attn_partial at DA_THREADS, every other kernel at 256
+        assert_eq!(DECODE.matches("__global__").count(), DECODE_KERNELS.len());
+        assert_eq!(
+            DECODE
+                .matches(&format!("__launch_bounds__({STEP_THREADS})"))
+                .count(),
+            DECODE_KERNELS.len() - 1
+        );
+        assert_eq!(DECODE.matches("__launch_bounds__(DA_THREADS)").count(), 1);
     }
 }

@@ -27,6 +27,9 @@ pub fn attention_smem_bytes(d: u64) -> u32 {
 /// opts each such kernel in to this amount when it loads the module
 /// (`CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES`), so it must cover every launch.
 pub fn dynamic_smem_bytes(kernel: &str) -> u32 {
+    if kernel == DECODE_ATTN_PARTIAL {
+        return decode_attn_smem_bytes();
+    }
     ATTENTION_KERNELS
         .iter()
         .find(|(name, _, _)| *name == kernel)
@@ -76,6 +79,32 @@ pub const GPT_KERNELS: [&str; 12] = [
     ADAMW,
 ];
 
+/// prefill and decode's kernels (decode_attention.cu; the inference module also holds gpt.cu's).
+pub const KV_FILL: &str = "kv_fill";
+pub const KV_APPEND: &str = "kv_append";
+pub const DECODE_ATTN_PARTIAL: &str = "decode_attn_partial";
+pub const DECODE_ATTN_COMBINE: &str = "decode_attn_combine";
+pub const GATHER_ROWS: &str = "gather_rows";
+pub const DECODE_KERNELS: [&str; 5] = [
+    KV_FILL,
+    KV_APPEND,
+    DECODE_ATTN_PARTIAL,
+    DECODE_ATTN_COMBINE,
+    GATHER_ROWS,
+];
+
+/// Threads (and warps) of a decode_attn_partial block, and the largest head dim it serves
+/// (decode_attention.cu's DA_THREADS, DA_WARPS, DA_MAX_HD).
+pub const DECODE_THREADS: u32 = 128;
+pub const DECODE_WARPS: u32 = 4;
+pub const DECODE_MAX_HD: u64 = 256;
+
+/// Dynamic shared memory of a decode_attn_partial block: each warp's output row, max and sum
+/// (f32).
+pub fn decode_attn_smem_bytes() -> u32 {
+    DECODE_WARPS * (DECODE_MAX_HD as u32 + 2) * 4
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +117,6 @@ mod tests {
         assert_eq!(attention_kernel(true, 96), None);
         assert_eq!(dynamic_smem_bytes("flash_fwd_f16_d128"), 48 * 1024);
         assert_eq!(dynamic_smem_bytes(ADAMW), 0);
+        assert_eq!(dynamic_smem_bytes(DECODE_ATTN_PARTIAL), 4 * 258 * 4);
     }
 }

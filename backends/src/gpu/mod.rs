@@ -8,7 +8,7 @@
 //! - [`convert`]: host f32 ↔ device bytes in each storage type;
 //! - [`kernels`]: the device kernels of kernels/cuda by name, and their fixed geometry;
 //! - [`launch`]: a kernel launch as data (kernel, grid, block, dynamic shared memory, arguments);
-//! - [`attention`], [`mlp_plan`] / [`mlp_launch`], [`gpt_plan`] / [`gpt_launch`]: each
+//! - [`attention`], [`mlp_plan`] / [`mlp_launch`], [`gpt_plan`] / [`gpt_launch`], [`infer_plan`]: each
 //!   workload's step as a plan of GEMMs and kernel launches; [`step`]: every launch of one
 //!   iteration of a point, as data.
 //!
@@ -21,6 +21,7 @@ pub mod attention;
 pub mod convert;
 pub mod gpt_launch;
 pub mod gpt_plan;
+pub mod infer_plan;
 pub mod kernels;
 pub mod launch;
 pub mod layout;
