@@ -1,4 +1,5 @@
-// Runs whole train-gpt steps on the CPU: the real kernels of gpt.cu and mlp.cu under the host
+// Runs whole train-gpt steps (and prefill/decode steps, backends/tests/cuda_infer_step.rs) on the
+// CPU: the real kernels of gpt.cu, mlp.cu, decode_attention.cu and attention.cu under the host
 // emulation (check/emulate.h), launched exactly as the CUDA binding launches them, and the
 // plan's GEMMs with cuBLASLt's semantics. The program comes from
 // backends/tests/cuda_gpt_step/emulated.rs, already resolved to fake device addresses: this
@@ -38,6 +39,8 @@
 
 #include "mlp.cu"
 #include "gpt.cu"
+#include "decode_attention.cu"  // prefill and decode (backends/tests/cuda_infer_step.rs)
+#include "attention.cu"
 
 namespace {
 
@@ -180,6 +183,15 @@ const std::map<std::string, Runner>& kernels() {
         {"xent_fwd_bwd", runner(xent_fwd_bwd)},
         {"relu_bwd_colsum", runner(relu_bwd_colsum)},
         {"sgd_momentum", runner(sgd_momentum)},
+        {"kv_fill", runner(kv_fill)},
+        {"kv_append", runner(kv_append)},
+        {"decode_attn_partial", runner(decode_attn_partial)},
+        {"decode_attn_combine", runner(decode_attn_combine)},
+        {"gather_rows", runner(gather_rows)},
+        {"flash_fwd_bf16_d64", runner(flash_fwd_bf16_d64)},
+        {"flash_fwd_bf16_d128", runner(flash_fwd_bf16_d128)},
+        {"flash_fwd_f16_d64", runner(flash_fwd_f16_d64)},
+        {"flash_fwd_f16_d128", runner(flash_fwd_f16_d128)},
     };
     return k;
 }
