@@ -74,9 +74,14 @@ pub struct ReportArgs {
     /// Directory that receives report.md, report.html, summary.csv/json and charts/.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// The claimed perf-per-$ ratio, challenger over baseline.
-    #[arg(long, default_value_t = 1.30, value_name = "RATIO")]
-    pub claim: f64,
+    /// The claimed perf-per-$ ratio, challenger over baseline, or a range (1.30-1.40); without
+    /// it each pair of platforms gets the sourced claim for it, if any (Trainium2 vs GPU: 1.30).
+    #[arg(long, value_name = "RATIO[-RATIO]")]
+    pub claim: Option<String>,
+    /// The instance type of a run that recorded none, e.g. --instance-of cpu-run=c7i.4xlarge
+    /// (RUN is the run's directory name; repeatable).
+    #[arg(long, value_name = "RUN=TYPE")]
+    pub instance_of: Vec<String>,
     /// Set an instance's price in $/h, e.g. --price trn2.48xlarge=35.76 (repeatable).
     #[arg(long, value_name = "TYPE=USD")]
     pub price: Vec<String>,

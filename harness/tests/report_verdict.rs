@@ -301,3 +301,133 @@ fn bad_options_are_one_line_errors_with_exit_2() {
     // nothing was written for a refused report
     assert!(!tmp.path().join("report.json").exists());
 }
+
+#[test]
+fn the_claim_comes_from_the_table_for_the_pair_of_platforms() {
+    let rep = report_json(&["p5-bench", "trn2", "h200"], &[]);
+    let comparisons = rep["comparisons"].as_array().unwrap();
+    assert_eq!(comparisons.len(), 2, "trn2 against each GPU instance");
+    for c in comparisons {
+        assert_eq!(c["claim"]["low"], 1.3);
+        assert_eq!(c["claim"]["origin"], "table");
+        assert!(c["claim"]["quote"]
+            .as_str()
+            .unwrap()
+            .contains("about 30% better price performance than comparable GPUs"));
+    }
+    assert_eq!(
+        comparisons[1]["title"],
+        "trn2.48xlarge (Trainium2) vs p5en.48xlarge (H200 SXM)"
+    );
+    // H200 vs H100: no claim, so a ratio and interval but no verdict. p5en $63.296/h for 8
+    // (7.912 per GPU), H200 half the H100's time everywhere: 6.88·2 ÷ 7.912 on every point.
+    let tmp = tempfile::tempdir().unwrap();
+    let o = bench()
+        .args([
+            "report",
+            &fixture("p5-bench"),
+            &fixture("h200"),
+            "--baseline",
+            "p5.48xlarge",
+            "--challenger",
+            "p5en.48xlarge",
+            "--out",
+            tmp.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rep: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("report.json")).unwrap())
+            .unwrap();
+    let c = &rep["comparisons"][0];
+    assert_eq!(
+        c["title"],
+        "p5en.48xlarge (H200 SXM) vs p5.48xlarge (H100 SXM)"
+    );
+    assert!(c["claim"].is_null() && c["verdict"].is_null(), "{c}");
+    assert!(close(overall(c).0, 6.88 * 2.0 / 7.912));
+    assert!(c["verdict_reason"]
+        .as_str()
+        .unwrap()
+        .contains("no claim for H200 SXM vs H100 SXM"));
+    let md = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
+    assert!(md.starts_with("# bench report: p5en.48xlarge (H200 SXM) vs p5.48xlarge (H100 SXM)"));
+    assert!(!md.contains("Trainium2 chip"), "no Trainium claim quoted");
+    let html = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
+    assert!(html.contains(
+        "<title>bench report: p5en.48xlarge (H200 SXM) vs p5.48xlarge (H100 SXM)</title>"
+    ));
+    let csv = std::fs::read_to_string(tmp.path().join("summary.csv")).unwrap();
+    let mut rd = csv::Reader::from_reader(csv.as_bytes());
+    let h = rd.headers().unwrap().clone();
+    let vi = h.iter().position(|x| x == "verdict").unwrap();
+    assert!(rd.records().all(|r| r.unwrap()[vi].is_empty()));
+}
+
+#[test]
+fn claim_option_overrides_the_table_and_ranges_say_which_end_holds() {
+    // overall 3.44·√2 = 4.865: a claim of 5 is REFUTED (zero-width interval below it)
+    let rep = report_json(&["p5-bench", "p5-torch", "trn2"], &["--claim", "5"]);
+    let c = trn2_vs_p5(&rep);
+    assert_eq!(c["claim"]["origin"], "user");
+    assert_eq!(c["verdict"], "REFUTED");
+    // a range 4.5-4.9: SUPPORTED at the low end only; 4-4.5: holds at the high end
+    let rep = report_json(&["p5-bench", "p5-torch", "trn2"], &["--claim", "4.5-4.9"]);
+    let c = trn2_vs_p5(&rep);
+    assert_eq!(c["verdict"], "SUPPORTED");
+    assert_eq!(c["claim_outcome"], "holds at the low end");
+    let rep = report_json(&["p5-bench", "p5-torch", "trn2"], &["--claim", "4-4.5"]);
+    assert_eq!(trn2_vs_p5(&rep)["claim_outcome"], "holds at the high end");
+}
+
+#[test]
+fn instance_of_prices_a_run_that_recorded_no_instance_type() {
+    let rep = report_json(
+        &["p5-bench", "trn2", "cpu-untyped"],
+        &["--instance-of", "cpu-untyped=c7i.4xlarge"],
+    );
+    let run = rep["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "cpu-untyped")
+        .unwrap();
+    assert_eq!(run["instance"], "c7i.4xlarge");
+    assert_eq!(run["instance_source"], "--instance-of");
+    assert_eq!(run["price"]["usd_per_hour"], 0.714);
+    // 0.714 $/h × 4 ms ÷ 3600 per iteration
+    let cost = f(&run["points"][0]["cost_per_iteration_usd"]);
+    assert!(close(cost, 0.714 * 4e-3 / 3600.0), "{cost}");
+}
+
+#[test]
+fn price_and_instance_of_typos_are_one_line_errors_with_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = ["p5-bench", "trn2", "cpu-untyped"];
+    let bad = |extra: &[&str]| report(tmp.path(), &runs, extra);
+    let o = bad(&["--price", "p5.48xlage=40"]);
+    assert_one_line_error(
+        &o,
+        &[
+            "--price p5.48xlage=40",
+            "no run uses",
+            "closest: p5.48xlarge",
+        ],
+    );
+    assert_one_line_error(
+        &bad(&["--instance-of", "cpu-untypd=c7i.4xlarge"]),
+        &[
+            "--instance-of cpu-untypd=c7i.4xlarge",
+            "closest: cpu-untyped",
+        ],
+    );
+    assert_one_line_error(
+        &bad(&["--instance-of", "p5-bench=p5en.48xlarge"]),
+        &["already records instance type p5.48xlarge"],
+    );
+    assert_one_line_error(&bad(&["--instance-of", "cpu-untyped"]), &["--instance-of"]);
+    assert_one_line_error(&bad(&["--claim", "1.4-1.3"]), &["--claim", "low end"]);
+    assert_one_line_error(&bad(&["--claim", "lots"]), &["--claim 'lots'"]);
+    assert!(!tmp.path().join("report.json").exists());
+}

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::args::{merge_weights, parse_implementation};
+use super::args::{merge_weights, parse_claim, parse_implementation, parse_instance_of};
 use super::devices::DeviceTable;
 use super::model::{build, Options, Report};
 use super::prices::PriceTable;
-use super::{charts, compose, html, input, markdown, summary};
+use super::{apply, charts, compose, html, input, markdown, summary};
 use crate::cli::{PricesArgs, ReportArgs};
 
 /// The price table a command uses.
@@ -34,10 +34,18 @@ pub fn prices(args: &PricesArgs) -> Result<()> {
 /// `bench report`: writes the report and prints where.
 pub fn report(args: &ReportArgs) -> Result<()> {
     let prices = price_table(args.prices.as_deref(), &args.price)?;
-    let runs = input::load(&args.paths)?;
+    let claim = args.claim.as_deref().map(parse_claim).transpose()?;
+    let instance_of = args
+        .instance_of
+        .iter()
+        .map(|s| parse_instance_of(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut runs = input::load(&args.paths)?;
+    apply::instance_of(&mut runs, &instance_of)?;
+    apply::check_price_types(&runs, &prices)?;
     input::check_devices(&runs, &prices)?;
     let opts = Options {
-        claim: args.claim,
+        claim,
         baseline: args.baseline.clone(),
         challenger: args.challenger.clone(),
         implementation: parse_implementation(&args.implementation)?,
@@ -75,7 +83,7 @@ fn print_summary(model: &Report, out: &Path) {
         );
         match (c.overall, c.verdict) {
             (Some(o), Some(v)) => println!(
-                "{v}{}: {label}: ratio {:.3} (95% CI {:.3}-{:.3}) over {} of {} workloads ({} points; weights {}), claim {}{}",
+                "{v}{}: {label}: ratio {:.3} (95% CI {:.3}-{:.3}) over {} of {} workloads ({} points; weights {}), claim {}{}{}",
                 if c.partial { " (partial)" } else { "" },
                 o.ratio,
                 o.low,
@@ -84,7 +92,11 @@ fn print_summary(model: &Report, out: &Path) {
                 c.coverage.workloads_total,
                 c.pairs.len(),
                 super::weights::describe(&c.workloads),
-                model.claim,
+                c.claim.as_ref().map_or("none".into(), |k| k.text()),
+                c.claim_outcome
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default(),
                 c.verdict_reason
                     .as_deref()
                     .map(|r| format!("; {r}"))
@@ -133,7 +145,10 @@ pub fn write(model: &Report, out: &Path) -> Result<()> {
         });
         let full = scope.spawn(|| put("report.json", serde_json::to_string(model)?));
         put("report.md", markdown::render(&blocks))?;
-        put("report.html", html::render("bench report", &blocks, &svgs))?;
+        put(
+            "report.html",
+            html::render(&compose::title(model), &blocks, &svgs),
+        )?;
         data.join().expect("report writer thread")?;
         full.join().expect("report writer thread")
     })?;

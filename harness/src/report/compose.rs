@@ -64,11 +64,31 @@ fn verdict_blocks(rep: &Report, c: &Comparison, out: &mut Vec<Block>) {
             if c.partial { "Partial:" } else { "Coverage:" }
         )));
     }
+    out.push(p(match &c.claim {
+        Some(k) if k.origin == super::claims::ClaimOrigin::Table => format!(
+            "Claim tested: {}× (\"{}\", {}){}.",
+            k.text(),
+            k.quote,
+            k.source,
+            if k.is_range() {
+                "; a range is judged at both ends"
+            } else {
+                ""
+            }
+        ),
+        Some(k) => format!("Claim tested: {}× (`--claim`).", k.text()),
+        None => "No claim for this pair of platforms in the claims table: the ratio and its interval only (`--claim RATIO` tests one).".into(),
+    }));
     match (c.overall, c.verdict, c.break_even) {
-        (Some(o), Some(v), Some(be)) => {
+        (Some(o), v, be) => {
             out.push(p(format!(
-                "**{v}**{} — weighted geometric mean over workloads of the perf-per-$ ratio (challenger ÷ baseline) **{}** (95% CI {}–{}) over {} of {} workloads ({} paired points; weights {}), against the claim {}. Challenger {} at {}/h ({}, {}, as of {}); baseline {} at {}/h ({}, {}, as of {}).",
+                "**{}**{}{} — weighted geometric mean over workloads of the perf-per-$ ratio (challenger ÷ baseline) **{}** (95% CI {}–{}) over {} of {} workloads ({} paired points; weights {}), against the claim {}. Challenger {} at {}/h ({}, {}, as of {}); baseline {} at {}/h ({}, {}, as of {}).",
+                v.map_or("NO CLAIM", |v| v.name()),
                 if c.partial { " (partial)" } else { "" },
+                c.claim_outcome
+                    .as_deref()
+                    .map(|x| format!(" ({x})"))
+                    .unwrap_or_default(),
                 num(o.ratio),
                 num(o.low),
                 num(o.high),
@@ -76,7 +96,7 @@ fn verdict_blocks(rep: &Report, c: &Comparison, out: &mut Vec<Block>) {
                 c.coverage.workloads_total,
                 c.pairs.len(),
                 super::weights::describe(&c.workloads),
-                num(rep.claim),
+                c.claim.as_ref().map_or("(none)".into(), |k| k.text()),
                 c.challenger_price.instance,
                 usd(c.challenger_price.usd_per_hour),
                 c.challenger_price.purchase_model,
@@ -90,7 +110,8 @@ fn verdict_blocks(rep: &Report, c: &Comparison, out: &mut Vec<Block>) {
             )));
             let per: std::collections::BTreeMap<&str, usize> =
                 c.pairs.iter().fold(Default::default(), |mut m, r| {
-                    *m.entry(r.verdict.name()).or_default() += 1;
+                    *m.entry(r.verdict.map_or("NO CLAIM", |v| v.name()))
+                        .or_default() += 1;
                     m
                 });
             out.push(p(format!(
@@ -100,6 +121,7 @@ fn verdict_blocks(rep: &Report, c: &Comparison, out: &mut Vec<Block>) {
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
+            let Some(be) = be else { return };
             out.push(Block::List(vec![
                 format!(
                     "Break-even challenger price (ratio = claim): {}/h. SUPPORTED while it costs at most {}/h; REFUTED above {}/h (baseline at {}/h).",
@@ -125,11 +147,31 @@ fn verdict_blocks(rep: &Report, c: &Comparison, out: &mut Vec<Block>) {
     }
 }
 
+/// "bench report: trn2.48xlarge (Trainium2) vs p5.48xlarge (H100 SXM)": the sides compared.
+pub fn title(rep: &Report) -> String {
+    let mut titles: Vec<&str> = Vec::new();
+    for c in &rep.comparisons {
+        if !titles.contains(&c.title.as_str()) {
+            titles.push(&c.title);
+        }
+    }
+    if titles.is_empty() {
+        "bench report: price-performance".into()
+    } else {
+        format!("bench report: {}", titles.join("; "))
+    }
+}
+
 pub fn compose(rep: &Report, charts: &[(String, String)], not_drawn: &[String]) -> Vec<Block> {
-    let mut out = vec![h(1, "bench report: Trainium vs GPU price-performance")];
+    let mut out = vec![h(1, title(rep))];
     out.push(p(format!(
-        "Claim tested: the challenger's work per dollar is at least **{}×** the baseline's (AWS: Trainium2 has \"about 30% better price performance than comparable GPUs\"). Baseline runs match `--baseline {}`, challenger runs `--challenger {}`. Ratio = challenger perf per $ ÷ baseline perf per $ for the same point id; SUPPORTED when the 95% interval's low end is at or above the claim, REFUTED when its high end is below it, INCONCLUSIVE otherwise.",
-        num(rep.claim), rep.baseline_selector, rep.challenger_selector
+        "Claim tested: the challenger's work per dollar is at least the claim × the baseline's; the claim is {}. Baseline runs match `--baseline {}`, challenger runs `--challenger {}`. Ratio = challenger perf per $ ÷ baseline perf per $ for the same point id; SUPPORTED when the 95% interval's low end is at or above the claim, REFUTED when its high end is below it, INCONCLUSIVE otherwise.",
+        match rep.claim {
+            Some(c) if c.high > c.low => format!("**{}-{}×** (`--claim`)", num(c.low), num(c.high)),
+            Some(c) => format!("**{}×** (`--claim`)", num(c.low)),
+            None => "the sourced claim for each pair of platforms (below), if there is one".into(),
+        },
+        rep.baseline_selector, rep.challenger_selector
     )));
 
     out.push(h(2, "Verdict"));
@@ -230,8 +272,9 @@ pub fn compose(rep: &Report, charts: &[(String, String)], not_drawn: &[String]) 
                             num(r.ratio.low),
                             num(r.ratio.high)
                         ),
-                        r.verdict.name().to_string(),
-                        num(r.break_even.challenger_at_claim),
+                        r.verdict.map_or("NO CLAIM", |v| v.name()).to_string(),
+                        r.break_even
+                            .map_or("—".into(), |b| num(b.challenger_at_claim)),
                     ]
                 })
                 .collect(),

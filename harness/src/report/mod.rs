@@ -3,8 +3,10 @@
 //! Data flows one way: input (run.json) → model (prices joined, pairing, bootstrap, verdicts)
 //! → compose (text blocks) → markdown/html, plus summary and charts from the same model.
 
+pub mod apply;
 pub mod args;
 pub mod charts;
+pub mod claims;
 pub mod command;
 pub mod compose;
 pub mod coverage;

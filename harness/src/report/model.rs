@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use kernels::rng::Rng;
 
-use super::args::{closest, Implementation};
+use super::args::{closest, ClaimArg, Implementation};
+use super::claims::{claim_for, judge, range_outcome, Claim, SidePlatform};
 use super::coverage::{coverage, insert_workload, Coverage};
 use super::devices::DeviceTable;
 use super::input::LoadedRun;
@@ -19,7 +20,7 @@ use super::parallel::{run_jobs, PairJob};
 use super::prices::{PriceTable, Priced};
 use super::resample::RankTables;
 use super::sides::{best_of, group, pair_sides, SideRuns};
-use super::verdict::{break_even, geomean, verdict, BreakEven, RatioCi, Side, Verdict, RESAMPLES};
+use super::verdict::{break_even, geomean, BreakEven, RatioCi, Side, Verdict, RESAMPLES};
 use super::weights::{combine, weight_of, Group, WorkloadRatio};
 
 /// Seed of every bootstrap in a report (reports are reproducible).
@@ -27,7 +28,8 @@ pub const REPORT_SEED: u64 = 0x5eed_2026;
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub claim: f64,
+    /// `--claim`: overrides the claims table for every comparison.
+    pub claim: Option<ClaimArg>,
     pub baseline: String,
     pub challenger: String,
     /// Which implementations a side may use (`best`: the fastest correct one per point).
@@ -41,7 +43,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            claim: 1.30,
+            claim: None,
             baseline: "cuda".into(),
             challenger: "neuron".into(),
             implementation: Implementation::Best,
@@ -62,8 +64,8 @@ pub enum ModelError {
     },
     #[error("{path}: the run records no instance type, so it cannot be priced for the comparison; re-run it with --instance TYPE")]
     NoInstance { path: String },
-    #[error("--claim {0}: must be a positive ratio, e.g. 1.30")]
-    Claim(f64),
+    #[error("--claim {0}: must be a positive ratio, e.g. 1.30, or a range, e.g. 1.30-1.40")]
+    Claim(String),
     #[error("--implementation {name}: no run has that implementation; the runs have: {known}")]
     UnknownImplementation { name: String, known: String },
     #[error("--weights: every workload of the runs ({0}) has weight 0; give at least one a weight above 0")]
@@ -129,8 +131,9 @@ pub struct PairRow {
     pub challenger_perf_per_usd: f64,
     pub perf_unit: String,
     pub ratio: RatioCi,
-    pub verdict: Verdict,
-    pub break_even: BreakEven,
+    /// Against the comparison's claim (its low end); None when the pair has no claim.
+    pub verdict: Option<Verdict>,
+    pub break_even: Option<BreakEven>,
 }
 
 /// One side of a comparison: an instance type, its platform and the runs it is made of.
@@ -139,6 +142,8 @@ pub struct SideSummary {
     pub instance: String,
     /// The accelerator per the price table (e.g. "H100 SXM", "Trainium2"), else the device.
     pub accelerator: String,
+    /// The first run's device name.
+    pub device: String,
     pub backend: String,
     /// Indices into the report's runs.
     pub runs: Vec<usize>,
@@ -167,6 +172,11 @@ pub struct Comparison {
     pub pairs: Vec<PairRow>,
     pub unpaired: Vec<Unpaired>,
     pub coverage: Coverage,
+    /// The claim judged: `--claim`, else the claims table's for this pair of platforms, else
+    /// none (a ratio and interval, no verdict).
+    pub claim: Option<Claim>,
+    /// For a range claim: "holds at the high end", "holds at the low end", ...
+    pub claim_outcome: Option<String>,
     /// Each paired workload's weight, points and geometric-mean ratio with its interval.
     pub workloads: Vec<WorkloadRatio>,
     /// Weighted geometric mean over workloads with its bootstrap interval.
@@ -218,7 +228,8 @@ pub struct WeightGiven {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    pub claim: f64,
+    /// `--claim` as given (None: each comparison's claim comes from the claims table).
+    pub claim: Option<ClaimArg>,
     pub baseline_selector: String,
     pub challenger_selector: String,
     /// `--implementation`: best, bench or a name.
@@ -367,6 +378,7 @@ fn side_summary(runs: &[LoadedRun], prices: &PriceTable, s: &SideRuns) -> SideSu
             .map(|f| f.accelerator.clone())
             .filter(|a| !a.is_empty())
             .unwrap_or_else(|| first.backend.device.clone()),
+        device: first.backend.device.clone(),
         backend: first.backend.kind.clone(),
         runs: s.runs.clone(),
         implementations,
@@ -401,6 +413,20 @@ fn compare(
 ) -> Result<Comparison, ModelError> {
     let bp = price_of(runs, prices, bs)?;
     let cp = price_of(runs, prices, cs)?;
+    let baseline_side = side_summary(runs, prices, bs);
+    let challenger_side = side_summary(runs, prices, cs);
+    fn platform(s: &SideSummary) -> SidePlatform<'_> {
+        SidePlatform {
+            accelerator: &s.accelerator,
+            device: &s.device,
+            backend: &s.backend,
+        }
+    }
+    let claim = claim_for(
+        opts.claim.map(|c| (c.low, c.high)),
+        &platform(&challenger_side),
+        &platform(&baseline_side),
+    );
     let (bpts, cpts) = (best_of(runs, bs, sorted), best_of(runs, cs, sorted));
     let (picks, unpaired) = pair_sides(runs, &bpts, &cpts, &bs.instance, &cs.instance);
     tables.prepare(
@@ -463,8 +489,10 @@ fn compare(
                 challenger_perf_per_usd: work / cost(&job.c),
                 perf_unit: perf_unit(p),
                 ratio: *r,
-                verdict: verdict(r.low, r.high, opts.claim),
-                break_even: break_even(r, bp.usd_per_hour, cp.usd_per_hour, opts.claim),
+                verdict: claim.as_ref().map(|k| judge(r.low, r.high, k)),
+                break_even: claim
+                    .as_ref()
+                    .map(|k| break_even(r, bp.usd_per_hour, cp.usd_per_hour, k.low)),
             }
         })
         .collect();
@@ -507,6 +535,21 @@ fn compare(
     });
     let (verdict_now, partial, reason) = if cov.workloads_total == 0 {
         (None, false, None)
+    } else if claim.is_none() {
+        (
+            None,
+            false,
+            Some(format!(
+                "{}no claim for {} vs {} in the claims table: a ratio and interval only; pass --claim RATIO to test one",
+                if cov.complete() {
+                    String::new()
+                } else {
+                    format!("{}; ", cov.sentence())
+                },
+                challenger_side.accelerator,
+                baseline_side.accelerator
+            )),
+        )
     } else if !cov.complete() && !opts.allow_partial {
         (
             Some(Verdict::Inconclusive),
@@ -533,7 +576,7 @@ fn compare(
             Some(o) => {
                 let partial = !cov.complete();
                 (
-                    Some(verdict(o.low, o.high, opts.claim)),
+                    claim.as_ref().map(|k| judge(o.low, o.high, k)),
                     partial,
                     partial
                         .then(|| format!("partial verdict (--allow-partial): {}", cov.sentence())),
@@ -541,15 +584,23 @@ fn compare(
             }
         }
     };
-    let baseline_side = side_summary(runs, prices, bs);
-    let challenger_side = side_summary(runs, prices, cs);
+    let claim_outcome = match (&claim, overall, verdict_now) {
+        (Some(k), Some(o), Some(_)) if cov.complete() || opts.allow_partial => {
+            range_outcome(o.low, o.high, k).map(String::from)
+        }
+        _ => None,
+    };
     Ok(Comparison {
         title: format!("{} vs {}", challenger_side.label(), baseline_side.label()),
         baseline: bs.runs[0],
         challenger: cs.runs[0],
         baseline_side,
         challenger_side,
-        break_even: overall.map(|o| break_even(&o, bp.usd_per_hour, cp.usd_per_hour, opts.claim)),
+        break_even: overall
+            .zip(claim.as_ref())
+            .map(|(o, k)| break_even(&o, bp.usd_per_hour, cp.usd_per_hour, k.low)),
+        claim,
+        claim_outcome,
         overall,
         verdict: verdict_now,
         partial,
@@ -587,8 +638,11 @@ pub fn build(
     devices: &DeviceTable,
     opts: &Options,
 ) -> Result<Report, ModelError> {
-    if !(opts.claim.is_finite() && opts.claim > 0.0) {
-        return Err(ModelError::Claim(opts.claim));
+    if let Some(c) = opts.claim {
+        let ok = |x: f64| x.is_finite() && x > 0.0;
+        if !(ok(c.low) && ok(c.high) && c.low <= c.high) {
+            return Err(ModelError::Claim(format!("{}-{}", c.low, c.high)));
+        }
     }
     check_options(runs, opts)?;
     let mut summaries = Vec::with_capacity(runs.len());
@@ -872,6 +926,7 @@ fn datasheet(prices: &PriceTable, devices: &DeviceTable) -> Vec<DatasheetRow> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::verdict::verdict;
     use super::*;
     use std::path::Path;
 

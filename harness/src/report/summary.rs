@@ -20,7 +20,9 @@ pub struct Row<'a> {
     pub ratio: f64,
     pub ratio_ci95_low: f64,
     pub ratio_ci95_high: f64,
-    pub claim: f64,
+    /// The comparison's claim (its low end for a range); empty when the pair has none.
+    pub claim: Option<f64>,
+    /// Empty when the pair has no claim.
     pub verdict: &'static str,
     pub workload: &'a str,
     pub dtype: &'a str,
@@ -33,8 +35,8 @@ pub struct Row<'a> {
     pub challenger_devices_used: f64,
     pub baseline_price_model: &'a str,
     pub challenger_price_model: &'a str,
-    pub challenger_breakeven_usd_per_hour: f64,
-    pub baseline_breakeven_usd_per_hour: f64,
+    pub challenger_breakeven_usd_per_hour: Option<f64>,
+    pub baseline_breakeven_usd_per_hour: Option<f64>,
     pub baseline_implementation: &'a str,
     pub challenger_implementation: &'a str,
 }
@@ -56,8 +58,8 @@ pub fn rows(r: &Report) -> Vec<Row<'_>> {
                 ratio: p.ratio.ratio,
                 ratio_ci95_low: p.ratio.low,
                 ratio_ci95_high: p.ratio.high,
-                claim: r.claim,
-                verdict: p.verdict.name(),
+                claim: c.claim.as_ref().map(|k| k.low),
+                verdict: p.verdict.map_or("", |v| v.name()),
                 workload: &p.workload,
                 dtype: &p.dtype,
                 perf_unit: &p.perf_unit,
@@ -69,8 +71,8 @@ pub fn rows(r: &Report) -> Vec<Row<'_>> {
                 challenger_devices_used: p.challenger_devices_used,
                 baseline_price_model: &c.baseline_price.purchase_model,
                 challenger_price_model: &c.challenger_price.purchase_model,
-                challenger_breakeven_usd_per_hour: p.break_even.challenger_at_claim,
-                baseline_breakeven_usd_per_hour: p.break_even.baseline_at_claim,
+                challenger_breakeven_usd_per_hour: p.break_even.map(|b| b.challenger_at_claim),
+                baseline_breakeven_usd_per_hour: p.break_even.map(|b| b.baseline_at_claim),
                 baseline_implementation: &p.baseline_implementation,
                 challenger_implementation: &p.challenger_implementation,
             });

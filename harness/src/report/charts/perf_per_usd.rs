@@ -81,7 +81,7 @@ fn prepare(rep: &Report) -> Option<Data> {
             .instance
             .clone()
             .unwrap_or_else(|| rep.runs[reference].name.clone()),
-        claim: comparison.map(|_| rep.claim),
+        claim: comparison.and_then(|c| c.claim.as_ref().map(|k| k.low)),
     })
 }
 

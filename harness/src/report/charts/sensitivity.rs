@@ -16,7 +16,8 @@ const MAX_DISCOUNT: f64 = 0.6;
 
 pub struct Data {
     lines: Vec<(String, RatioCi)>,
-    claim: f64,
+    /// The first comparison's claim (its low end); no claim line when none has one.
+    claim: Option<f64>,
 }
 
 fn prepare(rep: &Report) -> Option<Data> {
@@ -46,7 +47,10 @@ fn prepare(rep: &Report) -> Option<Data> {
         .collect();
     (!lines.is_empty()).then_some(Data {
         lines,
-        claim: rep.claim,
+        claim: rep
+            .comparisons
+            .iter()
+            .find_map(|c| c.claim.as_ref().map(|k| k.low)),
     })
 }
 
@@ -67,12 +71,12 @@ where
         .lines
         .iter()
         .map(|(_, r)| with_discount(r.high, MAX_DISCOUNT, Discounted::Challenger))
-        .fold(d.claim, f64::max);
+        .fold(d.claim.unwrap_or(1.0), f64::max);
     let lo = d
         .lines
         .iter()
         .map(|(_, r)| with_discount(r.low, MAX_DISCOUNT, Discounted::Baseline))
-        .fold(d.claim, f64::min);
+        .fold(d.claim.unwrap_or(1.0), f64::min);
     let mut chart = ChartBuilder::on(root)
         .caption(
             "Verdict sensitivity: perf-per-$ ratio vs a price discount on one side",
@@ -111,15 +115,17 @@ where
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], c.stroke_width(3)));
         }
     }
-    chart
-        .draw_series(DashedLineSeries::new(
-            [(0.0, d.claim), (100.0 * MAX_DISCOUNT, d.claim)],
-            10,
-            6,
-            RED.stroke_width(2),
-        ))?
-        .label(format!("claim {}×", d.claim))
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], RED.stroke_width(2)));
+    if let Some(claim) = d.claim {
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(0.0, claim), (100.0 * MAX_DISCOUNT, claim)],
+                10,
+                6,
+                RED.stroke_width(2),
+            ))?
+            .label(format!("claim {claim}×"))
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], RED.stroke_width(2)));
+    }
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
