@@ -5,7 +5,7 @@
 use crate::gpt::{
     TrainGpt, ADAM_EPS, BATCH_POOL, BETA1, BETA2, LEARNING_RATE, LN_EPS, WEIGHT_DECAY,
 };
-use crate::linalg::{matmul, transpose};
+use crate::linalg::{matmul, matmul_nt, matmul_tn, par_map, par_rows};
 use crate::tensor::{find, HostTensor};
 
 const GELU_C: f64 = 0.797_884_560_802_865_4; // sqrt(2/pi)
@@ -136,66 +136,92 @@ struct BlockCache {
     gl: Vec<f64>,
 }
 
-/// Runs `f(batch index, that batch's chunk of out)` on scoped threads, one batch each.
-fn per_batch<F>(out: &mut [f64], batches: usize, f: F)
-where
-    F: Fn(usize, &mut [f64]) + Sync,
-{
-    let chunk = out.len() / batches.max(1);
-    if chunk == 0 {
-        return;
-    }
-    std::thread::scope(|scope| {
-        for (bi, part) in out.chunks_mut(chunk).enumerate() {
-            let f = &f;
-            scope.spawn(move || f(bi, part));
+/// Query rows per block of the causal attention: block `[i0, i1)` attends to keys `0..i1`
+/// only, so the GEMMs skip most of the masked upper triangle.
+const ATT_BLOCK: usize = 256;
+
+/// One head of one sequence gathered contiguous: (q, k, v), each [t, hd], from qkv_b [t, 3d].
+fn gather_head(qkv_b: &[f64], hi: usize, d: usize, hd: usize) -> [Vec<f64>; 3] {
+    let t = qkv_b.len() / (3 * d);
+    let mut out = [vec![0.0; t * hd], vec![0.0; t * hd], vec![0.0; t * hd]];
+    for (j, o) in out.iter_mut().enumerate() {
+        for (i, row) in o.chunks_mut(hd).enumerate() {
+            row.copy_from_slice(&qkv_b[i * 3 * d + j * d + hi * hd..][..hd]);
         }
-    });
+    }
+    out
 }
 
-/// Scaled scores of query `i` against keys `0..=i` of one (batch, head), into `row`.
-fn scores(qkv_b: &[f64], i: usize, hi: usize, d: usize, hd: usize, row: &mut [f64]) {
+/// Causal probabilities of query rows `i0..i0 + rows` against keys `0..end` ([rows, end], zero
+/// above the diagonal) from their scaled scores, the row's log-sum-exp taken from `lse` or,
+/// when `lse` is empty, computed and returned.
+fn block_probs(
+    q_blk: &[f64],
+    k_pre: &[f64],
+    (i0, end, hd): (usize, usize, usize),
+    lse: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
+    let rows = q_blk.len() / hd;
     let scale = 1.0 / (hd as f64).sqrt();
-    let q = &qkv_b[i * 3 * d + hi * hd..][..hd];
-    for (j, sc) in row.iter_mut().enumerate().take(i + 1) {
-        let k = &qkv_b[j * 3 * d + d + hi * hd..][..hd];
-        *sc = q.iter().zip(k).map(|(a, b)| a * b).sum::<f64>() * scale;
+    let mut p = matmul_nt(q_blk, k_pre, rows, hd, end);
+    let mut lse_out = Vec::with_capacity(if lse.is_empty() { rows } else { 0 });
+    for (r, row) in p.chunks_mut(end).enumerate() {
+        let i = i0 + r;
+        let (live, masked) = row.split_at_mut(i + 1);
+        masked.fill(0.0);
+        for s in live.iter_mut() {
+            *s *= scale;
+        }
+        let l = if lse.is_empty() {
+            let max = live.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let l = max + live.iter().map(|s| (s - max).exp()).sum::<f64>().ln();
+            lse_out.push(l);
+            l
+        } else {
+            lse[i]
+        };
+        for s in live.iter_mut() {
+            *s = (*s - l).exp();
+        }
     }
+    (p, lse_out)
+}
+
+/// The row blocks `[i0, i1)` of a sequence of length t.
+fn blocks(t: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..t)
+        .step_by(ATT_BLOCK)
+        .map(move |i0| (i0, (i0 + ATT_BLOCK).min(t)))
 }
 
 /// Causal attention over qkv [n, 3d]; returns (att [n, d], log-sum-exp of every score row
-/// [b, h, t]). Probabilities are recomputed in the backward pass rather than stored.
+/// [b, h, t]). Probabilities are recomputed in the backward pass rather than stored. Each
+/// (batch, head) is one work item; its products are GEMMs over query row blocks.
 fn attention(qkv: &[f64], dm: &Dims) -> (Vec<f64>, Vec<f64>) {
     let (b, t, d, h) = (dm.b, dm.t, dm.d, dm.h);
     let hd = d / h;
+    let heads = par_map(b * h, |item| {
+        let (bi, hi) = (item / h, item % h);
+        let [q, k, v] = gather_head(&qkv[bi * t * 3 * d..(bi + 1) * t * 3 * d], hi, d, hd);
+        let mut out = vec![0.0; t * hd];
+        let mut lse = Vec::with_capacity(t);
+        for (i0, i1) in blocks(t) {
+            let (p, l) = block_probs(&q[i0 * hd..i1 * hd], &k[..i1 * hd], (i0, i1, hd), &[]);
+            lse.extend(l);
+            let o = matmul(&p, &v[..i1 * hd], i1 - i0, i1, hd);
+            out[i0 * hd..i1 * hd].copy_from_slice(&o);
+        }
+        (out, lse)
+    });
     let mut att = vec![0.0; b * t * d];
     let mut lse = vec![0.0; b * h * t];
-    // Each thread fills one batch's rows of `att` and its slice of `lse`.
-    std::thread::scope(|scope| {
-        for (bi, (att_b, lse_b)) in att.chunks_mut(t * d).zip(lse.chunks_mut(h * t)).enumerate() {
-            let qkv_b = &qkv[bi * t * 3 * d..(bi + 1) * t * 3 * d];
-            scope.spawn(move || {
-                let mut row = vec![0.0; t];
-                for hi in 0..h {
-                    for i in 0..t {
-                        scores(qkv_b, i, hi, d, hd, &mut row);
-                        let max = row[..=i].iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                        let sum: f64 = row[..=i].iter().map(|s| (s - max).exp()).sum();
-                        let l = max + sum.ln();
-                        lse_b[hi * t + i] = l;
-                        let out = &mut att_b[i * d + hi * hd..][..hd];
-                        for (j, &sc) in row.iter().enumerate().take(i + 1) {
-                            let p = (sc - l).exp();
-                            let v = &qkv_b[j * 3 * d + 2 * d + hi * hd..][..hd];
-                            for (o, vv) in out.iter_mut().zip(v) {
-                                *o += p * vv;
-                            }
-                        }
-                    }
-                }
-            });
+    for (item, (out, l)) in heads.into_iter().enumerate() {
+        let (bi, hi) = (item / h, item % h);
+        for (i, row) in out.chunks(hd).enumerate() {
+            att[(bi * t + i) * d + hi * hd..][..hd].copy_from_slice(row);
         }
-    });
+        lse[item * t..(item + 1) * t].copy_from_slice(&l);
+    }
     (att, lse)
 }
 
@@ -203,40 +229,46 @@ fn attention_back(datt: &[f64], qkv: &[f64], lse: &[f64], dm: &Dims) -> Vec<f64>
     let (b, t, d, h) = (dm.b, dm.t, dm.d, dm.h);
     let hd = d / h;
     let scale = 1.0 / (hd as f64).sqrt();
-    let mut dqkv = vec![0.0; qkv.len()];
-    per_batch(&mut dqkv, b, |bi, dqkv_b| {
-        let qkv_b = &qkv[bi * t * 3 * d..(bi + 1) * t * 3 * d];
-        let mut row = vec![0.0; t];
-        let mut dp = vec![0.0; t];
-        for hi in 0..h {
-            for i in 0..t {
-                scores(qkv_b, i, hi, d, hd, &mut row);
-                let l = lse[(bi * h + hi) * t + i];
-                let dy = &datt[(bi * t + i) * d + hi * hd..][..hd];
-                let mut dot = 0.0;
-                for j in 0..=i {
-                    let p = (row[j] - l).exp();
-                    row[j] = p;
-                    let v = &qkv_b[j * 3 * d + 2 * d + hi * hd..][..hd];
-                    dp[j] = dy.iter().zip(v).map(|(a, b)| a * b).sum();
-                    dot += p * dp[j];
-                    let dv = &mut dqkv_b[j * 3 * d + 2 * d + hi * hd..][..hd];
-                    for (g, y) in dv.iter_mut().zip(dy) {
-                        *g += p * y;
-                    }
-                }
-                for j in 0..=i {
-                    let ds = row[j] * (dp[j] - dot) * scale;
-                    for c in 0..hd {
-                        let qi = i * 3 * d + hi * hd + c;
-                        let kj = j * 3 * d + d + hi * hd + c;
-                        dqkv_b[qi] += ds * qkv_b[kj];
-                        dqkv_b[kj] += ds * qkv_b[qi];
-                    }
+    let heads = par_map(b * h, |item| {
+        let (bi, hi) = (item / h, item % h);
+        let [q, k, v] = gather_head(&qkv[bi * t * 3 * d..(bi + 1) * t * 3 * d], hi, d, hd);
+        let mut dy = vec![0.0; t * hd];
+        for (i, row) in dy.chunks_mut(hd).enumerate() {
+            row.copy_from_slice(&datt[(bi * t + i) * d + hi * hd..][..hd]);
+        }
+        let l = &lse[item * t..(item + 1) * t];
+        let (mut dq, mut dk, mut dv) = (vec![0.0; t * hd], vec![0.0; t * hd], vec![0.0; t * hd]);
+        for (i0, i1) in blocks(t) {
+            let rows = i1 - i0;
+            let (q_blk, dy_blk) = (&q[i0 * hd..i1 * hd], &dy[i0 * hd..i1 * hd]);
+            let (p, _) = block_probs(q_blk, &k[..i1 * hd], (i0, i1, hd), l);
+            // dP = dY·Vᵀ; dS = P ∘ (dP − rowsum(P ∘ dP)) · scale (zero where masked)
+            let mut ds = matmul_nt(dy_blk, &v[..i1 * hd], rows, hd, i1);
+            for (pr, dr) in p.chunks(i1).zip(ds.chunks_mut(i1)) {
+                let dot: f64 = pr.iter().zip(dr.iter()).map(|(a, b)| a * b).sum();
+                for (g, &pv) in dr.iter_mut().zip(pr) {
+                    *g = pv * (*g - dot) * scale;
                 }
             }
+            dq[i0 * hd..i1 * hd].copy_from_slice(&matmul(&ds, &k[..i1 * hd], rows, i1, hd));
+            for (acc, g) in dk.iter_mut().zip(matmul_tn(&ds, q_blk, rows, i1, hd)) {
+                *acc += g;
+            }
+            for (acc, g) in dv.iter_mut().zip(matmul_tn(&p, dy_blk, rows, i1, hd)) {
+                *acc += g;
+            }
         }
+        [dq, dk, dv]
     });
+    let mut dqkv = vec![0.0; qkv.len()];
+    for (item, grads) in heads.into_iter().enumerate() {
+        let (bi, hi) = (item / h, item % h);
+        for (j, g) in grads.iter().enumerate() {
+            for (i, row) in g.chunks(hd).enumerate() {
+                dqkv[(bi * t + i) * 3 * d + j * d + hi * hd..][..hd].copy_from_slice(row);
+            }
+        }
+    }
     dqkv
 }
 
@@ -289,23 +321,22 @@ pub fn loss_and_grads(p: &TrainGpt, params: &[Vec<f64>], tokens: &[i32]) -> (f64
     }
     let nf = params.len();
     let (xf, lnf) = layer_norm(&x, &params[nf - 2], &params[nf - 1], d);
-    let logits = matmul(&xf, &transpose(wte, v, d), n, d, v);
-    let mut loss = 0.0;
-    let mut dlogits = vec![0.0; n * v];
-    for r in 0..n {
-        let row = &logits[r * v..(r + 1) * v];
+    let mut logits = matmul_nt(&xf, wte, n, d, v);
+    // Cross-entropy per row; the logits become their gradient in place.
+    let row_losses = par_rows(&mut logits, v, |r, row| {
         let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let lse = max + row.iter().map(|z| (z - max).exp()).sum::<f64>().ln();
-        loss += lse - row[target(r)];
-        for j in 0..v {
-            dlogits[r * v + j] =
-                ((row[j] - lse).exp() - if j == target(r) { 1.0 } else { 0.0 }) / n as f64;
+        let loss = lse - row[target(r)];
+        for (j, z) in row.iter_mut().enumerate() {
+            *z = ((*z - lse).exp() - if j == target(r) { 1.0 } else { 0.0 }) / n as f64;
         }
-    }
-    loss /= n as f64;
+        loss
+    });
+    let loss = row_losses.iter().sum::<f64>() / n as f64;
+    let dlogits = logits;
 
     let mut grads: Vec<Vec<f64>> = params.iter().map(|p| vec![0.0; p.len()]).collect();
-    grads[0] = matmul(&transpose(&dlogits, n, v), &xf, v, n, d);
+    grads[0] = matmul_tn(&dlogits, &xf, n, v, d);
     let dxf = matmul(&dlogits, wte, n, v, d);
     let (mut dgf, mut dbf) = (vec![0.0; d], vec![0.0; d]);
     let mut dx = layer_norm_back(&dxf, &lnf, &params[nf - 2], &mut dgf, &mut dbf, d);
@@ -316,17 +347,17 @@ pub fn loss_and_grads(p: &TrainGpt, params: &[Vec<f64>], tokens: &[i32]) -> (f64
         let w = |k: usize| &params[idx_layer(l, k)];
         let gi = |k: usize| idx_layer(l, k);
         // MLP: x_out = x_mid + gelu(c·W1 + b1)·W2 + b2
-        grads[gi(10)] = matmul(&transpose(&cache.gl, n, f), &dx, f, n, d);
+        grads[gi(10)] = matmul_tn(&cache.gl, &dx, n, f, d);
         col_sums_into(&dx, &mut grads[gi(11)]);
-        let dgl = matmul(&dx, &transpose(w(10), f, d), n, d, f);
+        let dgl = matmul_nt(&dx, w(10), n, d, f);
         let du: Vec<f64> = dgl
             .iter()
             .zip(&cache.u)
             .map(|(g, &u)| g * gelu_grad(u))
             .collect();
-        grads[gi(8)] = matmul(&transpose(&cache.c, n, d), &du, d, n, f);
+        grads[gi(8)] = matmul_tn(&cache.c, &du, n, d, f);
         col_sums_into(&du, &mut grads[gi(9)]);
-        let dc = matmul(&du, &transpose(w(8), d, f), n, f, d);
+        let dc = matmul_nt(&du, w(8), n, f, d);
         let (mut dg2, mut db2) = (vec![0.0; d], vec![0.0; d]);
         let dln2 = layer_norm_back(&dc, &cache.ln2, w(6), &mut dg2, &mut db2, d);
         grads[gi(6)] = dg2;
@@ -335,13 +366,13 @@ pub fn loss_and_grads(p: &TrainGpt, params: &[Vec<f64>], tokens: &[i32]) -> (f64
             *a += b;
         }
         // attention: x_mid = x_in + attn(a)·Wo + bo
-        grads[gi(4)] = matmul(&transpose(&cache.att, n, d), &dx, d, n, d);
+        grads[gi(4)] = matmul_tn(&cache.att, &dx, n, d, d);
         col_sums_into(&dx, &mut grads[gi(5)]);
-        let datt = matmul(&dx, &transpose(w(4), d, d), n, d, d);
+        let datt = matmul_nt(&dx, w(4), n, d, d);
         let dqkv = attention_back(&datt, &cache.qkv, &cache.lse, &dm);
-        grads[gi(2)] = matmul(&transpose(&cache.a, n, d), &dqkv, d, n, 3 * d);
+        grads[gi(2)] = matmul_tn(&cache.a, &dqkv, n, d, 3 * d);
         col_sums_into(&dqkv, &mut grads[gi(3)]);
-        let da = matmul(&dqkv, &transpose(w(2), d, 3 * d), n, 3 * d, d);
+        let da = matmul_nt(&dqkv, w(2), n, 3 * d, d);
         let (mut dg1, mut db1) = (vec![0.0; d], vec![0.0; d]);
         let dln1 = layer_norm_back(&da, &cache.ln1, w(0), &mut dg1, &mut db1, d);
         grads[gi(0)] = dg1;
@@ -475,6 +506,101 @@ mod tests {
                     "{name}[{j}]: numeric {numeric} analytic {analytic}"
                 );
             }
+        }
+    }
+
+    /// Sequences past one query block, so the blocked products cover a full and a partial block.
+    fn two_blocks() -> (Dims, Vec<f64>) {
+        let dm = Dims {
+            b: 2,
+            t: ATT_BLOCK + 45,
+            d: 8,
+            h: 2,
+            v: 1,
+            f: 32,
+            l: 1,
+        };
+        let mut rng = crate::rng::Rng::for_stream(9, "gpt-ref-test/qkv");
+        let qkv = rng.fill(dm.n() * 3 * dm.d, 1.0);
+        (dm, qkv.into_iter().map(f64::from).collect())
+    }
+
+    #[test]
+    fn blocked_attention_matches_the_definition_past_one_block() {
+        let (dm, qkv) = two_blocks();
+        let (att, lse) = attention(&qkv, &dm);
+        let (t, d, hd) = (dm.t, dm.d, dm.d / dm.h);
+        let scale = 1.0 / (hd as f64).sqrt();
+        for (bi, hi, i) in [
+            (0, 0, 0),
+            (1, 1, 7),
+            (0, 1, ATT_BLOCK - 1),
+            (1, 0, ATT_BLOCK),
+            (1, 1, t - 1),
+        ] {
+            let row =
+                |j: usize, part: usize| &qkv[(bi * t + j) * 3 * d + part * d + hi * hd..][..hd];
+            let s: Vec<f64> = (0..=i)
+                .map(|j| {
+                    row(i, 0)
+                        .iter()
+                        .zip(row(j, 1))
+                        .map(|(a, b)| a * b)
+                        .sum::<f64>()
+                        * scale
+                })
+                .collect();
+            let max = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = s.iter().map(|x| (x - max).exp()).sum();
+            let want_lse = max + z.ln();
+            assert!(
+                (lse[(bi * dm.h + hi) * t + i] - want_lse).abs() < 1e-12,
+                "lse of row {i}"
+            );
+            for c in 0..hd {
+                let want: f64 = (0..=i).map(|j| (s[j] - max).exp() / z * row(j, 2)[c]).sum();
+                let got = att[(bi * t + i) * d + hi * hd + c];
+                assert!(
+                    (got - want).abs() < 1e-12,
+                    "att[{bi},{i},{hi},{c}]: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn blocked_attention_gradient_matches_finite_differences_past_one_block() {
+        let (dm, qkv) = two_blocks();
+        let mut rng = crate::rng::Rng::for_stream(9, "gpt-ref-test/weights");
+        let r: Vec<f64> = rng
+            .fill(dm.n() * dm.d, 1.0)
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        // L = Σ att ∘ r, so dL/datt = r
+        let loss =
+            |x: &[f64]| -> f64 { attention(x, &dm).0.iter().zip(&r).map(|(a, b)| a * b).sum() };
+        let (_, lse) = attention(&qkv, &dm);
+        let grad = attention_back(&r, &qkv, &lse, &dm);
+        let (t, d) = (dm.t, dm.d);
+        let eps = 1e-6;
+        // q, k and v entries of rows in the first block, the second block and the last row
+        for (bi, i, col) in [
+            (0, 3, 1),
+            (1, ATT_BLOCK + 2, d + 5),
+            (1, t - 1, 2 * d + 3),
+            (0, 40, d + 1),
+        ] {
+            let at = (bi * t + i) * 3 * d + col;
+            let (mut plus, mut minus) = (qkv.clone(), qkv.clone());
+            plus[at] += eps;
+            minus[at] -= eps;
+            let numeric = (loss(&plus) - loss(&minus)) / (2.0 * eps);
+            assert!(
+                (numeric - grad[at]).abs() <= 1e-6 + 1e-5 * numeric.abs(),
+                "dqkv[{at}]: numeric {numeric} analytic {}",
+                grad[at]
+            );
         }
     }
 

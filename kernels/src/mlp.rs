@@ -9,7 +9,7 @@
 //! loss after each; every backend's trajectory must match it.
 
 use crate::dtype::DType;
-use crate::linalg::{matmul, transpose};
+use crate::linalg::{matmul, matmul_nt, matmul_tn};
 use crate::rng::Rng;
 use crate::storage::Elem;
 use crate::tensor::{find, HostTensor, TensorSpec};
@@ -213,19 +213,19 @@ impl TrainMlp {
         add_bias_relu(&mut logits, &params[2 * l + 1], false);
         let (loss, dlogits) = cross_entropy(&logits, yb, c);
         let mut grads: Vec<Vec<f64>> = vec![Vec::new(); params.len()];
-        grads[2 * l] = matmul(&transpose(&acts[l], b, w), &dlogits, w, b, c);
+        grads[2 * l] = matmul_tn(&acts[l], &dlogits, b, w, c);
         grads[2 * l + 1] = column_sums(&dlogits, c);
-        let mut dh = matmul(&dlogits, &transpose(&params[2 * l], w, c), b, c, w);
+        let mut dh = matmul_nt(&dlogits, &params[2 * l], b, c, w);
         for i in (0..l).rev() {
             for (g, &a) in dh.iter_mut().zip(&acts[i + 1]) {
                 if a <= 0.0 {
                     *g = 0.0;
                 }
             }
-            grads[2 * i] = matmul(&transpose(&acts[i], b, w), &dh, w, b, w);
+            grads[2 * i] = matmul_tn(&acts[i], &dh, b, w, w);
             grads[2 * i + 1] = column_sums(&dh, w);
             if i > 0 {
-                dh = matmul(&dh, &transpose(&params[2 * i], w, w), b, w, w);
+                dh = matmul_nt(&dh, &params[2 * i], b, w, w);
             }
         }
         (loss, grads)
