@@ -131,7 +131,8 @@ pub fn write(model: &Report, out: &Path) -> Result<()> {
         .iter()
         .map(|d| (d.stem.clone(), d.caption.clone()))
         .collect();
-    let blocks = compose::compose(model, &list, &not_drawn);
+    let meta = compose::Meta::now();
+    let blocks = compose::compose(model, &list, &not_drawn, &meta);
     let svgs: BTreeMap<String, String> = drawn.into_iter().map(|d| (d.stem, d.svg)).collect();
     let put = |name: &str, text: String| {
         let path = out.join(name);

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod args;
+pub mod card;
 pub mod charts;
 pub mod claims;
 pub mod command;
@@ -23,5 +24,7 @@ pub mod prices;
 pub mod resample;
 pub mod sides;
 pub mod summary;
+pub mod tables;
+pub mod units;
 pub mod verdict;
 pub mod weights;
