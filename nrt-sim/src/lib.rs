@@ -2,9 +2,10 @@
 //! loading, the C ABI, tensor sets, execution, status handling) run and be tested on a machine
 //! without Trainium. It exports the libnrt entry points bench uses with the same C signatures,
 //! loads the stand-in NEFFs that `scripts/neuron/build_neffs.py --sim` writes (see
-//! [`standin`]), computes them on the CPU ([`compute`]) and injects faults on request
-//! ([`faults`]). Its runtime version says "nrt-sim ... SIMULATED", and bench marks every run
-//! through it `simulated: true`: nothing measured here is a Trainium figure.
+//! [`standin`]), computes them on the CPU ([`compute`]), plays the instance it is told to be
+//! ([`machine`]) and injects faults on request ([`faults`]). Its runtime version says "nrt-sim
+//! ... SIMULATED", and bench marks every run through it `simulated: true`: nothing measured
+//! here is a Trainium figure.
 //!
 //! Every exported function is an FFI entry point; each `unsafe` block says why it is sound
 //! given the libnrt contract the caller must keep (valid pointers, sizes, live handles).
@@ -13,6 +14,7 @@
 pub mod abi;
 pub mod compute;
 pub mod faults;
+pub mod machine;
 pub mod standin;
 
 use std::ffi::{c_char, c_void, CStr};
@@ -67,7 +69,7 @@ pub unsafe extern "C" fn nrt_init(
     _fal_version: *const c_char,
 ) -> u32 {
     inject!("nrt_init");
-    if faults::config().error.is_some() {
+    if faults::config().error.is_some() || machine::machine().error.is_some() {
         return NRT_INVALID;
     }
     if framework == 0 {
@@ -173,8 +175,10 @@ pub unsafe extern "C" fn nrt_get_instance_info(info: *mut NrtInstanceInfo, len: 
     }
     // SAFETY: non-null and large enough per the check above.
     let i = unsafe { &mut *info };
-    i.family = 0; // UNKNOWN: a simulator is no instance family
-    i.size = 9; // UNKNOWN
+    // UNKNOWN unless NRT_SIM_INSTANCE names one: a simulator is no instance.
+    let m = machine::machine();
+    i.family = m.family;
+    i.size = m.size;
     fill_cstr(&mut i.arch_name, "nrt-sim");
     fill_cstr(&mut i.device_revision, "sim");
     NRT_SUCCESS

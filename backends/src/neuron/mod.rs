@@ -10,6 +10,7 @@
 
 pub mod convert;
 pub mod exec;
+pub mod lnc;
 pub mod manifest;
 pub mod model;
 pub mod result;
@@ -45,17 +46,6 @@ pub struct NeuronBackend {
     cores: u32,
     chips_per_core: f64,
     hex_dtypes: bool,
-}
-
-/// NeuronCores per chip as the runtime counts them (logical cores on trn2/trn3).
-fn chips_per_core(family: &str, lnc: u32) -> f64 {
-    if family.starts_with("trn2") || family.starts_with("trn3") {
-        // 8 physical NeuronCore-v3 per chip; LNC=2 pairs them into 4 logical cores.
-        lnc.max(1) as f64 / 8.0
-    } else {
-        // trn1 and inf2: 2 NeuronCore-v2 per chip.
-        0.5
-    }
 }
 
 fn driver_version() -> Option<String> {
@@ -116,15 +106,26 @@ impl NeuronBackend {
             .map(|i| i.family.clone())
             .filter(|f| f != "unknown")
             .unwrap_or_else(|| manifest.target.clone());
-        let env_lnc = std::env::var("NEURON_LOGICAL_NC_CONFIG").ok();
-        let lnc = match (
-            &env_lnc,
-            family.starts_with("trn2") || family.starts_with("trn3"),
-        ) {
-            (_, false) => 1,
-            (Some(v), true) => v.parse().unwrap_or(2),
-            (None, true) => 2,
+        let env_lnc = std::env::var(lnc::LNC_VAR).ok();
+        let file_lnc = std::fs::read_to_string(lnc::LNC_FILE).ok();
+        let size = instance
+            .as_ref()
+            .map(|i| i.size.as_str())
+            .filter(|s| *s != "unknown");
+        let facts = lnc::Facts {
+            family: &family,
+            size,
+            total_cores: total,
+            // A simulator's cores are not the host's devices.
+            dev_chips: if simulated { None } else { lnc::dev_chips() },
+            env: env_lnc.as_deref(),
+            file: file_lnc.as_deref(),
         };
+        let lnc_found = lnc::detect(&facts).map_err(|e| BackendError::Config(e.to_string()))?;
+        let lnc = lnc_found.value;
+        for n in &lnc_found.notes {
+            eprintln!("bench: neuron: {n}");
+        }
         if let Some(i) = &instance {
             let fam_gen = |f: &str| f.get(..4).map(str::to_string);
             if i.family != "unknown" && fam_gen(&i.family) != fam_gen(&manifest.target) {
@@ -137,9 +138,11 @@ impl NeuronBackend {
             }
         }
         if let Some(m) = manifest.lnc {
-            if !simulated && family.starts_with("trn2") && m != lnc {
+            if lnc::has_lnc(&family) && m != lnc {
                 return Err(BackendError::Config(format!(
-                    "{dir}/manifest.json holds NEFFs compiled with --lnc {m} but the runtime uses LNC={lnc} (NEURON_LOGICAL_NC_CONFIG): set NEURON_LOGICAL_NC_CONFIG={m} or rebuild with --lnc {lnc}"
+                    "{dir}/manifest.json holds NEFFs compiled with --lnc {m} but this runtime uses LNC {lnc} ({}): set {}={m} before starting bench, or rebuild the NEFFs with build_neffs.py --lnc {lnc}",
+                    lnc_found.source,
+                    lnc::LNC_VAR
                 )));
             }
         }
@@ -148,7 +151,7 @@ impl NeuronBackend {
             other => unavailable(other.to_string()),
         })?;
 
-        let chips = chips_per_core(&family, lnc);
+        let chips = lnc::chips_per_core(&family, lnc);
         let s = |v: &str| v.to_string();
         extra.insert(s("libnrt"), api.path.clone());
         extra.insert(s("runtime_detail"), version.detail.clone());
@@ -169,6 +172,20 @@ impl NeuronBackend {
         extra.insert(s("visible_cores"), visible.to_string());
         extra.insert(s("cores_per_point"), cores.to_string());
         extra.insert(s("lnc"), lnc.to_string());
+        extra.insert(s("lnc_source"), lnc_found.source.clone());
+        if !lnc_found.notes.is_empty() {
+            extra.insert(s("lnc_notes"), lnc_found.notes.join("; "));
+        }
+        if let Some(v) = &env_lnc {
+            extra.insert(s(lnc::LNC_VAR), v.clone());
+        }
+        if let Some(v) = &file_lnc {
+            extra.insert(s("lnc_file"), v.trim().to_string());
+        }
+        if let Some((n, how)) = lnc::chips(&facts) {
+            extra.insert(s("chips"), n.to_string());
+            extra.insert(s("chips_source"), how);
+        }
         extra.insert(s("chips_per_core"), chips.to_string());
         extra.insert(s("family"), family.clone());
         if let Some(i) = &instance {
@@ -293,18 +310,5 @@ impl Backend for NeuronBackend {
 
     fn devices_used(&self, _point: &Point) -> f64 {
         self.cores as f64 * self.chips_per_core
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_lnc2_trn2_core_is_a_quarter_chip() {
-        assert_eq!(chips_per_core("trn2", 2), 0.25);
-        assert_eq!(chips_per_core("trn2", 1), 0.125);
-        assert_eq!(chips_per_core("trn1", 1), 0.5);
-        assert_eq!(chips_per_core("inf2", 1), 0.5);
     }
 }

@@ -1,0 +1,92 @@
+//! What a first run on a Trainium instance depends on, modelled in nrt-sim and checked through
+//! the real `bench` binary: LNC derived from the runtime's core count on a simulated
+//! trn2.48xlarge (`NRT_SIM_INSTANCE`), its source recorded, chips per core following it, and
+//! a manifest compiled for another LNC refused before loading. Every result is simulated.
+
+mod neuron_support;
+
+use harness::schema::Status;
+use neuron_support::{build, run_neuron, stderr, MATMUL};
+
+const TRN2_48XL: (&str, &str) = ("NRT_SIM_INSTANCE", "trn2.48xlarge");
+
+#[test]
+fn lnc_1_comes_from_128_cores_on_a_trn2_48xlarge() {
+    let fx = build(MATMUL, &["--lnc", "1"]);
+    let (o, run) = run_neuron(&fx, &[], &[TRN2_48XL, ("NRT_SIM_CORES", "128")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = run.unwrap();
+    let extra = &run.backend.extra;
+    assert_eq!(extra["lnc"], "1");
+    assert!(
+        extra["lnc_source"].contains("runtime") && extra["lnc_source"].contains("128"),
+        "{}",
+        extra["lnc_source"]
+    );
+    assert_eq!(extra["instance_family"], "trn2");
+    assert_eq!(extra["instance_size"], "48xlarge");
+    assert_eq!(extra["chips"], "16");
+    let p = &run.points[0];
+    assert_eq!(p.status, Status::Ok, "{:?}", p.reason);
+    assert_eq!(
+        p.devices_used, 0.125,
+        "one LNC=1 trn2 core is an eighth of a chip"
+    );
+}
+
+#[test]
+fn lnc_2_comes_from_64_cores_and_a_disagreeing_variable_is_noted() {
+    let fx = build(MATMUL, &["--lnc", "2"]);
+    let envs = [
+        TRN2_48XL,
+        ("NRT_SIM_CORES", "64"),
+        ("NEURON_LOGICAL_NC_CONFIG", "1"),
+    ];
+    let (o, run) = run_neuron(&fx, &[], &envs);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = run.unwrap();
+    assert_eq!(run.backend.extra["lnc"], "2");
+    assert!(run.backend.extra["lnc_source"].contains("64"));
+    assert!(
+        run.backend.extra["lnc_notes"].contains("NEURON_LOGICAL_NC_CONFIG says 1"),
+        "{:?}",
+        run.backend.extra.get("lnc_notes")
+    );
+    assert!(stderr(&o).contains("NEURON_LOGICAL_NC_CONFIG says 1"));
+    assert_eq!(run.points[0].devices_used, 0.25);
+}
+
+#[test]
+fn neffs_for_another_lnc_exit_2_before_loading() {
+    let fx = build(MATMUL, &["--lnc", "2"]);
+    let (o, run) = run_neuron(
+        &fx,
+        &[],
+        &[
+            TRN2_48XL,
+            ("NRT_SIM_CORES", "128"),
+            // Any nrt_load would fail: the refusal must come first.
+            ("NRT_SIM_FAIL", "nrt_load:1:NRT_INVALID"),
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--lnc 2")
+            && err.contains("LNC 1")
+            && err.contains("NEURON_LOGICAL_NC_CONFIG=2"),
+        "{err}"
+    );
+    assert!(!err.contains("nrt_load"), "refused before loading: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(run.is_none_or(|r| r.points.is_empty()));
+}
+
+#[test]
+fn a_malformed_simulated_instance_is_a_clear_error() {
+    let fx = build(MATMUL, &[]);
+    let (o, _) = run_neuron(&fx, &[], &[("NRT_SIM_INSTANCE", "trn9.huge")]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("NRT_SIM_INSTANCE"), "{err}");
+}
