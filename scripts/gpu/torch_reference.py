@@ -7,7 +7,8 @@ path on the same GPU -- torch.matmul (torch._scaled_mm for fp8 e4m3), torch SDPA
 equivalent torch MLP training step (nn.Linear layers, cross-entropy, torch.optim.SGD with
 momentum 0.9, lr 0.01), and an equivalent torch GPT training step for train-gpt (embeddings,
 pre-norm blocks with causal SDPA and a tanh-GELU MLP, tied head, cross-entropy,
-torch.optim.AdamW lr 1e-3, betas 0.9/0.95, eps 1e-8, weight decay 0.01) -- times it with CUDA events after an L2 flush (a memset of an
+torch.optim.AdamW lr 1e-3, betas 0.9/0.95, eps 1e-8, weight decay 0.01), and prefill and
+decode of the same decoder with SDPA and a device KV cache (scripts/gpu/torch_infer.py) -- times it with CUDA events after an L2 flush (a memset of an
 L2-sized buffer, as bench does), samples until the median's 95% interval is within the
 target (bounded by min/max samples and a per-point budget), checks the output against a
 float64 reference on sampled rows, and writes a bench.run/1 run.json with backend kind
@@ -39,6 +40,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_infer  # noqa: E402  (prefill and decode)
+
 SCHEMA = "bench.run/1"
 LEARNING_RATE = 0.01
 MOMENTUM = 0.9
@@ -54,7 +58,8 @@ TOLERANCE = {
 }
 DTYPE_BYTES = {"f32": 4, "tf32": 4, "bf16": 2, "f16": 2, "fp8_e4m3": 1}
 FULL_CHECK_MACS = 1 << 27
-WORKLOADS = ("matmul", "attention", "train-mlp", "train-gpt")
+WORKLOADS = ("matmul", "attention", "train-mlp", "train-gpt", "prefill", "decode")
+INFER = ("prefill", "decode")  # scripts/gpu/torch_infer.py
 
 # train-gpt constants: kernels/src/gpt.rs.
 GPT_LR = 1e-3
@@ -111,11 +116,16 @@ def flops(workload, p):
         return 6.0 * mlp_parameters(p) * p["batch"]
     if workload == "train-gpt":
         return gpt_flops(p)
+    if workload in INFER:
+        return torch_infer.flops(workload, p)
     raise ValueError(f"no torch reference for workload {workload}")
 
 
 def bytes_moved(workload, p, dtype):
     e = DTYPE_BYTES[dtype]
+    if workload in INFER:
+        m = torch_infer.model(p, torch_infer.positions_of(p, workload))
+        return torch_infer.bytes_moved(workload, p, float(e), gpt_parameters(m))
     if workload == "matmul":
         return float(e * (p["m"] * p["k"] + p["k"] * p["n"] + p["m"] * p["n"]))
     if workload == "attention":
@@ -129,6 +139,8 @@ def bytes_moved(workload, p, dtype):
 
 
 def items(workload, p):
+    if workload in INFER:
+        return torch_infer.items(workload, p)
     if workload == "matmul":
         return 1.0, "matmuls"
     if workload == "attention":
@@ -262,6 +274,8 @@ def point_inputs(workload, p, dtype, seed):
     """bench's inputs for a point, as float32 numpy arrays (and int labels)."""
     import numpy as np
 
+    if workload in INFER:
+        return torch_infer.point_inputs(workload, p, dtype, seed, sys.modules[__name__])
     if workload == "matmul":
         m, n, k = p["m"], p["n"], p["k"]
         return {
@@ -910,7 +924,7 @@ def run_point(tc, pt, args, init_s):
     if w == "attention" and dtype not in ("bf16", "f16"):
         rec["reason"] = "bench's cuda attention runs bf16 and f16 only"
         return rec
-    if w in ("train-mlp", "train-gpt") and dtype == "fp8_e4m3":
+    if w in INFER + ("train-mlp", "train-gpt") and dtype == "fp8_e4m3":
         rec["reason"] = f"{w} has no fp8 variant (no fp8 training step in torch)"
         return rec
     if dtype == "fp8_e4m3" and (tc.props.major, tc.props.minor) < (8, 9):
@@ -925,12 +939,14 @@ def run_point(tc, pt, args, init_s):
             run = prepare_attention(tc, p, dtype, x)
         elif w == "train-gpt":
             run = GptStep(tc, p, dtype, x)
+        elif w in INFER:
+            run = torch_infer.InferStep(tc, w, p, dtype, x)
         else:
             run = MlpStep(tc, p, dtype, x)
         tc.torch.cuda.synchronize()
         rec["one_off_s"]["load"] = time.perf_counter() - t_load
         rec["timer"] = "cuda_event"
-        tol = TOLERANCE[w][dtype]
+        tol = torch_infer.TOLERANCE[dtype] if w in INFER else TOLERANCE[w][dtype]
         reference_s = None
         descent = None
         if w in ("train-mlp", "train-gpt"):
@@ -945,6 +961,15 @@ def run_point(tc, pt, args, init_s):
                       for a, b in zip(got, ref))
             descent = descent_failure(got, ref, tol) if math.isfinite(err) and err <= tol else None
             checked = steps
+        elif w in INFER:
+            steps = torch_infer.DECODE_CHECK_STEPS if w == "decode" else 1
+            for _ in range(steps):
+                tc.timed(run)
+            t_ref = time.perf_counter()
+            ref = torch_infer.reference(w, p, x)
+            reference_s = time.perf_counter() - t_ref
+            err = torch_infer.rel_error(run.checked_output(ref), ref)
+            checked = sum(len(v) for v in ref.values())
         else:
             out = run()
             tc.torch.cuda.synchronize()

@@ -1,6 +1,6 @@
 """TEST FIXTURE, not PyTorch: a tiny numpy stand-in for the parts of torch that
-scripts/gpu/torch_reference.py uses for matmul and attention points (no autograd, so no
-train-mlp), so harness/tests/torch_reference.rs can drive the script's measuring path on a
+scripts/gpu/torch_reference.py uses for matmul, attention, prefill and decode points (no
+autograd, so no train-mlp), so harness/tests/torch_reference.rs can drive the script's measuring path on a
 machine without torch or a GPU. "Timings" are host perf_counter deltas of numpy work; the
 version string says "fake" and the run it produces is written to a temporary directory only.
 """
@@ -57,7 +57,32 @@ class Tensor:
         return self
 
     def __getitem__(self, k):
-        return Tensor(self.a[k], self.dtype)
+        return Tensor(self.a[_raw(k)], self.dtype)
+
+    # shapes and copies (prefill and decode's KV cache: views share memory, as in torch)
+    def view(self, *shape):
+        return Tensor(self.a.reshape(*shape), self.dtype)
+
+    reshape = view
+
+    def permute(self, *dims):
+        return Tensor(self.a.transpose(*dims), self.dtype)
+
+    def unbind(self, d):
+        return [Tensor(x, self.dtype) for x in np.moveaxis(self.a, d, 0)]
+
+    def copy_(self, src):
+        self.a[...] = src.a
+        return self
+
+    def cpu(self):
+        return self
+
+    def numpy(self):
+        return self.a
+
+    def __mod__(self, n):
+        return Tensor(self.a % n)
 
     def __matmul__(self, o):
         return Tensor(self.a.astype(np.float64) @ o.a.astype(np.float64), self.dtype)
@@ -94,6 +119,23 @@ class Tensor:
 
     def __float__(self):
         return float(self.a)
+
+
+def _raw(k):
+    """An index with Tensors in it as numpy arrays."""
+    if isinstance(k, tuple):
+        return tuple(_raw(x) for x in k)
+    return k.a if isinstance(k, Tensor) else k
+
+
+def zeros(shape, dtype=None, device=None):
+    return Tensor(np.zeros(shape, dtype=np.float64), dtype)
+
+
+def addmm(bias, a, b):
+    # FAKE_TORCH_WRONG=1 makes it wrong too (prefill and decode's projections).
+    out = bias.a + a.a.astype(np.float64) @ b.a.astype(np.float64)
+    return Tensor(out + (0.1 if os.environ.get("FAKE_TORCH_WRONG") == "1" else 0.0), a.dtype)
 
 
 def from_numpy(a):
@@ -220,6 +262,23 @@ class _F:
             s = np.where(np.triu(np.ones((n, n), bool), 1), -np.inf, s)
         p = np.exp(s - s.max(axis=-1, keepdims=True))
         return Tensor((p / p.sum(axis=-1, keepdims=True)) @ v.a, q.dtype)
+
+
+    @staticmethod
+    def layer_norm(x, shape, g, b, eps=1e-5):
+        a = x.a.astype(np.float64)
+        c = a - a.mean(axis=-1, keepdims=True)
+        y = c / np.sqrt((c * c).mean(axis=-1, keepdims=True) + eps)
+        return Tensor(y * g.a + b.a, x.dtype)
+
+    @staticmethod
+    def gelu(x, approximate="none"):
+        u = x.a
+        return Tensor(0.5 * u * (1 + np.tanh(np.sqrt(2 / np.pi) * (u + 0.044715 * u ** 3))), x.dtype)
+
+    @staticmethod
+    def embedding(ids, table):
+        return Tensor(table.a[ids.a], table.dtype)
 
 
 class _Nn:
