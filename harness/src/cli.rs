@@ -106,6 +106,11 @@ pub struct ReportArgs {
     /// weigh 1; 0 leaves one out).
     #[arg(long, value_name = "WORKLOAD=W[,..]")]
     pub weights: Vec<String>,
+    /// Cost a job on both sides: ITEMS in the workload's unit (FLOP for matmul, else its item:
+    /// tokens, samples), with an optional k/M/G/T/P suffix, e.g. --job train-gpt=300G
+    /// (repeatable).
+    #[arg(long, value_name = "WORKLOAD=ITEMS")]
+    pub job: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -431,3 +431,121 @@ fn price_and_instance_of_typos_are_one_line_errors_with_exit_2() {
     assert_one_line_error(&bad(&["--claim", "lots"]), &["--claim 'lots'"]);
     assert!(!tmp.path().join("report.json").exists());
 }
+
+#[test]
+fn every_pair_of_price_rows_is_a_scenario() {
+    let rep = report_json(&["p5-bench", "p5-torch", "trn2"], &[]);
+    let c = trn2_vs_p5(&rep);
+    let s = c["scenarios"].as_array().unwrap();
+    // p5: on-demand $55.04, capacity block $39.33; trn2: spot $23.06 (its on-demand row has no
+    // price) and the --price $32: 2 × 2 scenarios
+    assert_eq!(s.len(), 4, "{s:?}");
+    let headline = 3.44 * 2f64.sqrt();
+    let find = |b: &str, ch: &str| {
+        s.iter()
+            .find(|x| x["baseline_purchase_model"] == b && x["challenger_purchase_model"] == ch)
+            .unwrap_or_else(|| panic!("no scenario {b} vs {ch}"))
+    };
+    let h = find("on-demand", "user --price");
+    assert_eq!(h["headline"], true);
+    assert!(close(f(&h["ratio"]), headline));
+    assert_eq!(
+        (
+            f(&h["baseline_usd_per_hour"]),
+            f(&h["challenger_usd_per_hour"])
+        ),
+        (55.04, 32.0)
+    );
+    // p5 capacity block vs trn2 spot: headline · (39.33 / 55.04) · (32 / 23.06)
+    let x = find("capacity-block", "spot");
+    let want = headline * (39.33 / 55.04) * (32.0 / 23.06);
+    assert!(close(f(&x["ratio"]), want) && close(f(&x["low"]), want) && close(f(&x["high"]), want));
+    assert_eq!(x["verdict"], "SUPPORTED");
+    // a claim of 5: the headline (4.86) is REFUTED, on-demand vs spot (6.75) SUPPORTED
+    let rep = report_json(&["p5-bench", "p5-torch", "trn2"], &["--claim", "5"]);
+    let s = trn2_vs_p5(&rep)["scenarios"].as_array().unwrap().clone();
+    let v = |b: &str, ch: &str| {
+        s.iter()
+            .find(|x| x["baseline_purchase_model"] == b && x["challenger_purchase_model"] == ch)
+            .unwrap()["verdict"]
+            .clone()
+    };
+    assert_eq!(v("on-demand", "user --price"), "REFUTED");
+    assert_eq!(v("on-demand", "spot"), "SUPPORTED");
+    assert_eq!(v("capacity-block", "user --price"), "REFUTED");
+    // the coverage rule holds in every scenario
+    let rep = report_json(&["p5-failed", "trn2"], &[]);
+    let c = trn2_vs_p5(&rep);
+    assert!(c["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["verdict"] == "INCONCLUSIVE"));
+    // sensitivity data: 40% off to 60% more on each side, the ratio scaling with the price
+    let rep = report_json(&["p5-bench", "p5-torch", "trn2"], &[]);
+    let sens = &trn2_vs_p5(&rep)["sensitivity"];
+    let ch = sens["challenger"].as_array().unwrap();
+    assert!(close(f(&ch[0]["usd_per_hour"]), 32.0 * 0.6));
+    assert!(close(f(&ch[0]["ratio"]), headline / 0.6));
+    let b = sens["baseline"].as_array().unwrap();
+    assert!(close(f(&b.last().unwrap()["usd_per_hour"]), 55.04 * 1.6));
+}
+
+#[test]
+fn jobs_cost_dollars_and_instance_hours_on_each_side() {
+    let rep = report_json(
+        &["p5-bench", "p5-torch", "trn2"],
+        &["--job", "matmul=1P", "--job", "attention=1M"],
+    );
+    let c = trn2_vs_p5(&rep);
+    let jobs = c["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2);
+    // matmul, FLOP per $ of each point: FLOP ÷ ($/h per device × seconds ÷ 3600)
+    let rate = |flop: f64, usd_h: f64, s: f64| flop / (usd_h * s / 3600.0);
+    let (f1, f2) = (2.0 * 1024f64.powi(3), 2.0 * 2048f64.powi(3));
+    let b = (rate(f1, 6.88, 1e-3) * rate(f2, 6.88, 8e-3)).sqrt(); // torch 1 ms, bench 8 ms
+    let ch = (rate(f1, 2.0, 1e-3) * rate(f2, 2.0, 4e-3)).sqrt();
+    let m = &jobs[0];
+    assert_eq!(
+        (m["workload"].as_str(), m["item"].as_str()),
+        (Some("matmul"), Some("FLOP"))
+    );
+    assert_eq!(f(&m["items"]), 1e15);
+    assert!(close(f(&m["baseline_usd"]), 1e15 / b), "{m}");
+    assert!(close(f(&m["challenger_usd"]), 1e15 / ch));
+    assert!(close(f(&m["baseline_instance_hours"]), 1e15 / b / 55.04));
+    assert!(close(f(&m["challenger_instance_hours"]), 1e15 / ch / 32.0));
+    assert!(m["assumption"].as_str().unwrap().contains("linear scaling"));
+    // attention: 1024 tokens per iteration, torch 2 ms on p5, 2 ms on trn2
+    let a = &jobs[1];
+    assert_eq!(a["item"], "tokens");
+    assert!(close(
+        f(&a["baseline_usd"]),
+        1e6 / (1024.0 / (6.88 * 2e-3 / 3600.0))
+    ));
+    assert!(close(
+        f(&a["challenger_usd"]),
+        1e6 / (1024.0 / (2.0 * 2e-3 / 3600.0))
+    ));
+    // a workload that did not pair has no cost, and says so
+    let rep = report_json(&["p5-failed", "trn2"], &["--job", "train-mlp=1000"]);
+    let j = &trn2_vs_p5(&rep)["jobs"][0];
+    assert!(j["baseline_usd"].is_null() && j["challenger_usd"].is_null());
+    assert_eq!(j["item"], "samples");
+    assert!(j["note"].as_str().unwrap().contains("no paired point"));
+    // bad --job values
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = ["p5-bench", "trn2"];
+    assert_one_line_error(
+        &report(tmp.path(), &runs, &["--job", "matmul=lots"]),
+        &["--job 'matmul=lots'"],
+    );
+    assert_one_line_error(
+        &report(tmp.path(), &runs, &["--job", "matmul=0"]),
+        &["--job", "above 0"],
+    );
+    assert_one_line_error(
+        &report(tmp.path(), &runs, &["--job", "atention=5"]),
+        &["--job", "atention", "closest: attention"],
+    );
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::args::{merge_weights, parse_claim, parse_implementation, parse_instance_of};
+use super::args::{merge_weights, parse_claim, parse_implementation, parse_instance_of, parse_job};
 use super::devices::DeviceTable;
 use super::model::{build, Options, Report};
 use super::prices::PriceTable;
@@ -51,6 +51,11 @@ pub fn report(args: &ReportArgs) -> Result<()> {
         implementation: parse_implementation(&args.implementation)?,
         allow_partial: args.allow_partial,
         weights: merge_weights(&args.weights)?,
+        jobs: args
+            .job
+            .iter()
+            .map(|s| parse_job(s))
+            .collect::<Result<Vec<_>, _>>()?,
     };
     let model = build(&runs, &prices, &DeviceTable::builtin(), &opts)?;
     write(&model, &args.out)?;

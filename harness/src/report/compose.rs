@@ -304,6 +304,10 @@ pub fn compose(
         },
         rep.baseline_selector, rep.challenger_selector
     )));
+    for c in &rep.comparisons {
+        out.extend(super::plans::scenarios(c));
+        out.extend(super::plans::jobs(c));
+    }
     out.push(links(charts));
 
     out.push(h(2, "Charts"));

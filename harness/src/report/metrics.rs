@@ -10,19 +10,36 @@ use super::prices::Priced;
 use super::verdict::{cost_usd, device_share};
 use crate::schema::PointRecord;
 
+/// Is the point's work counted in FLOP (matmul, per the kernels crate) rather than in items?
+pub fn counts_flop(p: &PointRecord) -> bool {
+    p.workload.parse::<kernels::WorkloadKind>() == Ok(kernels::WorkloadKind::Matmul)
+}
+
 /// The unit perf per dollar is given in: TFLOP/$ for matmul, else the workload's own item
 /// per $ (tokens/$ for attention, samples/$ for training, as run.json's throughput.item says).
 pub fn perf_unit(p: &PointRecord) -> String {
-    match (p.workload.as_str(), &p.throughput) {
-        ("matmul", _) => "TFLOP/$".into(),
-        (_, Some(t)) if !t.item.is_empty() => format!("{}/$", t.item),
+    match &p.throughput {
+        _ if counts_flop(p) => "TFLOP/$".into(),
+        Some(t) if !t.item.is_empty() => format!("{}/$", t.item),
         _ => "iterations/$".into(),
+    }
+}
+
+/// The unit a `--job` amount is given in and how many of it one perf-per-$ numerator unit is:
+/// ("FLOP", 1e12) for matmul (perf per $ is in TFLOP/$), else (the item, 1).
+pub fn job_unit(p: &PointRecord) -> (String, f64) {
+    if counts_flop(p) {
+        return ("FLOP".into(), 1e12);
+    }
+    match &p.throughput {
+        Some(t) if !t.item.is_empty() => (t.item.clone(), 1.0),
+        _ => ("iterations".into(), 1.0),
     }
 }
 
 /// Work per iteration in the perf-per-$ unit's numerator.
 pub fn work_per_iteration(p: &PointRecord) -> f64 {
-    if p.workload == "matmul" {
+    if counts_flop(p) {
         return p.flops / 1e12;
     }
     match items_per_iteration(p) {
@@ -85,7 +102,7 @@ pub fn point_metrics(
         .iter()
         .flatten()
         .sum::<f64>();
-    let per_million = p.workload != "matmul" && items > 0.0;
+    let per_million = !counts_flop(p) && items > 0.0;
     PointMetrics {
         id: p.id.clone(),
         workload: p.workload.clone(),

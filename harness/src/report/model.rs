@@ -9,16 +9,20 @@ use serde::Serialize;
 
 use kernels::rng::Rng;
 
-use super::args::{closest, ClaimArg, Implementation};
+use super::args::{closest, ClaimArg, Implementation, JobArg};
 use super::claims::{claim_for, judge, range_outcome, Claim, SidePlatform};
 use super::coverage::{coverage, insert_workload, Coverage};
 use super::devices::DeviceTable;
 use super::input::LoadedRun;
-use super::metrics::{perf_unit, point_metrics, work_per_iteration, PointMetrics};
+use super::jobcost::{job_cost, JobCost, PointRate};
+use super::metrics::{
+    items_per_iteration, job_unit, perf_unit, point_metrics, work_per_iteration, PointMetrics,
+};
 use super::pairing::{pair, selects, unusable, Unpaired};
 use super::parallel::{run_jobs, PairJob};
 use super::prices::{PriceTable, Priced};
 use super::resample::RankTables;
+use super::scenarios::{price_options, scenarios, sensitivity, Judging, Scenario, Sensitivity};
 use super::sides::{best_of, group, pair_sides, SideRuns};
 use super::verdict::{break_even, geomean, BreakEven, RatioCi, Side, Verdict, RESAMPLES};
 use super::weights::{combine, weight_of, Group, WorkloadRatio};
@@ -38,6 +42,8 @@ pub struct Options {
     pub allow_partial: bool,
     /// `--weights`: workload → weight (workloads not named weigh 1).
     pub weights: Vec<(String, f64)>,
+    /// `--job WORKLOAD=ITEMS`: jobs to cost on both sides.
+    pub jobs: Vec<JobArg>,
 }
 
 impl Default for Options {
@@ -49,6 +55,7 @@ impl Default for Options {
             implementation: Implementation::Best,
             allow_partial: false,
             weights: Vec::new(),
+            jobs: Vec::new(),
         }
     }
 }
@@ -130,6 +137,13 @@ pub struct PairRow {
     pub baseline_perf_per_usd: f64,
     pub challenger_perf_per_usd: f64,
     pub perf_unit: String,
+    /// The workload's item (matmuls, tokens, samples) and each side's cost per iteration and
+    /// per million items.
+    pub item: String,
+    pub baseline_cost_per_iteration_usd: f64,
+    pub challenger_cost_per_iteration_usd: f64,
+    pub baseline_usd_per_1m_items: Option<f64>,
+    pub challenger_usd_per_1m_items: Option<f64>,
     pub ratio: RatioCi,
     /// Against the comparison's claim (its low end); None when the pair has no claim.
     pub verdict: Option<Verdict>,
@@ -187,6 +201,13 @@ pub struct Comparison {
     /// Why the verdict is what it is when that is not the interval alone (coverage).
     pub verdict_reason: Option<String>,
     pub break_even: Option<BreakEven>,
+    /// The overall ratio, interval and verdict at every combination of the two instance types'
+    /// price rows (purchase model, region) and `--price`.
+    pub scenarios: Vec<Scenario>,
+    /// The data of the sensitivity chart: the ratio as either side's price moves.
+    pub sensitivity: Option<Sensitivity>,
+    /// `--job` costs on both sides.
+    pub jobs: Vec<JobCost>,
 }
 
 /// bench's speed as a fraction of a vendor reference (e.g. torch) measured on the same
@@ -325,6 +346,11 @@ fn check_options(runs: &[LoadedRun], opts: &Options) -> Result<(), ModelError> {
     for (w, _) in &opts.weights {
         if !workloads.contains(w) {
             return Err(unknown_workload("--weights", w, &workloads));
+        }
+    }
+    for j in &opts.jobs {
+        if !workloads.contains(&j.workload) {
+            return Err(unknown_workload("--job", &j.workload, &workloads));
         }
     }
     if !workloads.is_empty()
@@ -472,6 +498,11 @@ fn compare(
             let (p, q) = (record(x), record(y));
             let work = work_per_iteration(p);
             let cost = |s: &Side| s.usd_per_hour * s.share * s.median() / 3600.0;
+            let (cb, cc) = (cost(&job.b), cost(&job.c));
+            let per_1m = |c: f64, rec| {
+                let items = items_per_iteration(rec);
+                (items > 0.0).then(|| 1e6 * c / items)
+            };
             PairRow {
                 point_id: p.id.clone(),
                 workload: p.workload.clone(),
@@ -485,9 +516,18 @@ fn compare(
                 challenger_median_s: job.c.median(),
                 baseline_devices_used: p.devices_used,
                 challenger_devices_used: q.devices_used,
-                baseline_perf_per_usd: work / cost(&job.b),
-                challenger_perf_per_usd: work / cost(&job.c),
+                baseline_perf_per_usd: work / cb,
+                challenger_perf_per_usd: work / cc,
                 perf_unit: perf_unit(p),
+                item: p
+                    .throughput
+                    .as_ref()
+                    .map(|t| t.item.clone())
+                    .unwrap_or_default(),
+                baseline_cost_per_iteration_usd: cb,
+                challenger_cost_per_iteration_usd: cc,
+                baseline_usd_per_1m_items: per_1m(cb, p),
+                challenger_usd_per_1m_items: per_1m(cc, q),
                 ratio: *r,
                 verdict: claim.as_ref().map(|k| judge(r.low, r.high, k)),
                 break_even: claim
@@ -584,6 +624,58 @@ fn compare(
             }
         }
     };
+    let judging = Judging {
+        claim: claim.as_ref(),
+        coverage_forces_inconclusive: !cov.complete() && !opts.allow_partial,
+    };
+    let scenario_rows = overall.map_or_else(Vec::new, |o| {
+        scenarios(
+            &o,
+            &bp,
+            &cp,
+            &price_options(prices, &bs.instance),
+            &price_options(prices, &cs.instance),
+            judging,
+        )
+    });
+    let sens = overall.map(|o| sensitivity(&o, bp.usd_per_hour, cp.usd_per_hour, judging));
+    let jobs_out: Vec<JobCost> = opts
+        .jobs
+        .iter()
+        .map(|j| {
+            let mut item = None;
+            let rates: Vec<PointRate> = picks
+                .iter()
+                .zip(&pairs)
+                .filter(|(_, row)| row.workload == j.workload)
+                .map(|((x, _), row)| {
+                    let (unit, scale) = job_unit(record(x));
+                    item.get_or_insert(unit);
+                    PointRate {
+                        baseline_items_per_usd: row.baseline_perf_per_usd * scale,
+                        challenger_items_per_usd: row.challenger_perf_per_usd * scale,
+                    }
+                })
+                .collect();
+            let item = item.unwrap_or_else(|| {
+                bs.runs
+                    .iter()
+                    .chain(&cs.runs)
+                    .flat_map(|&r| &runs[r].run.points)
+                    .filter(|p| p.workload == j.workload)
+                    .max_by_key(|p| p.throughput.is_some())
+                    .map_or_else(|| "items".to_string(), |p| job_unit(p).0)
+            });
+            job_cost(
+                &j.workload,
+                j.items,
+                &item,
+                &rates,
+                bp.usd_per_hour,
+                cp.usd_per_hour,
+            )
+        })
+        .collect();
     let claim_outcome = match (&claim, overall, verdict_now) {
         (Some(k), Some(o), Some(_)) if cov.complete() || opts.allow_partial => {
             range_outcome(o.low, o.high, k).map(String::from)
@@ -601,6 +693,9 @@ fn compare(
             .map(|(o, k)| break_even(&o, bp.usd_per_hour, cp.usd_per_hour, k.low)),
         claim,
         claim_outcome,
+        scenarios: scenario_rows,
+        sensitivity: sens,
+        jobs: jobs_out,
         overall,
         verdict: verdict_now,
         partial,
