@@ -116,6 +116,33 @@ pub fn decode_splits(bh: usize, cap: usize, sms: u32) -> (usize, usize) {
     (cap.div_ceil(chunk), chunk)
 }
 
+/// Why the CUDA plans cannot run a decoder of these sizes, if they cannot: the decode
+/// attention serves head dims up to [`k::DECODE_MAX_HD`] and one grid row per (sequence,
+/// head), and the kernels take rows and columns as 32-bit ints (`rows`: the rows of one
+/// step, batch·prompt for prefill, batch for decode).
+pub fn unsupported(d_model: u64, heads: u64, batch: u64, rows: u64) -> Option<String> {
+    let hd = d_model / heads.max(1);
+    if hd > k::DECODE_MAX_HD {
+        return Some(format!(
+            "head dim {hd} (d_model / heads): the cuda decode attention serves up to {}",
+            k::DECODE_MAX_HD
+        ));
+    }
+    if batch * heads > 65535 {
+        return Some(format!(
+            "batch·heads = {} is over the 65535 blocks a grid column holds",
+            batch * heads
+        ));
+    }
+    if rows * 4 * d_model > i32::MAX as u64 {
+        return Some(format!(
+            "rows·4·d_model = {} does not fit the kernels' 32-bit sizes",
+            rows * 4 * d_model
+        ));
+    }
+    None
+}
+
 fn rm(m: usize, n: usize, k: usize, trans_b: bool) -> RowMajorGemm {
     RowMajorGemm {
         m: m as u64,
@@ -716,6 +743,19 @@ mod tests {
         assert_eq!(decode_splits(16, 8208, 132), (33, 249));
         // enough heads already: no split
         assert_eq!(decode_splits(2048, 8208, 132).0, 1);
+    }
+
+    #[test]
+    fn sizes_past_the_kernels_are_named() {
+        assert_eq!(unsupported(2048, 16, 64, 64), None);
+        assert_eq!(unsupported(2048, 16, 8, 8 * 2048), None);
+        assert!(unsupported(4096, 8, 1, 16)
+            .unwrap()
+            .contains("head dim 512"));
+        assert!(unsupported(256, 64, 2048, 16).unwrap().contains("65535"));
+        assert!(unsupported(8192, 64, 64, 64 * 8192)
+            .unwrap()
+            .contains("32-bit"));
     }
 
     #[test]
