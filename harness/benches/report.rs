@@ -54,6 +54,7 @@ fn synthetic(kind: &str, instance: &str, tflops: f64, seed: u64) -> RunFile {
                     passed: true,
                     checked: 64,
                     reference_s: None,
+                    reference_losses: None,
                 }),
                 timer: Some("wall".into()),
                 samples_s: samples,

@@ -176,6 +176,10 @@ pub fn execute_point(
         passed: check.passed,
         checked: check.checked,
         reference_s: Some(reference_s),
+        reference_losses: match &expected {
+            Expected::Losses(l) => Some(l.clone()),
+            Expected::Tensor(_) => None,
+        },
     });
     if !check.passed {
         let detail = check.detail.unwrap_or_default();

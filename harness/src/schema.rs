@@ -168,6 +168,11 @@ pub struct Check {
     /// backend and never priced).
     #[serde(default)]
     pub reference_s: Option<f64>,
+    /// Training points: the f64 reference's loss after each checked step, so a vendor
+    /// reference on the same inputs (scripts/gpu/torch_reference.py --reference-run) checks
+    /// against it instead of paying the host reference a second time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_losses: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

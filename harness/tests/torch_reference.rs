@@ -709,3 +709,160 @@ fn python_loss_gate_matches_check_losses() {
         assert_eq!(py_fails, !c.passed, "{got:?} at {tol}: {:?}", c.detail);
     }
 }
+
+/// Attention points with a torch that has both cuDNN and flash SDPA (the fake, with
+/// FAKE_TORCH_SDPA=1): the torch run records the dispatcher's choice, and two more runs,
+/// torch-sdpa-cudnn and torch-sdpa-flash, time each backend forced, every point checked.
+#[test]
+fn attention_is_timed_per_sdpa_backend_as_separate_implementations() {
+    let Some(py) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let plan_path = tmp.path().join("plan.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args([
+            "plan",
+            "--backend",
+            "cuda",
+            "--suite",
+            "quick",
+            "--workload",
+            "attention",
+        ])
+        .args(["--dtype", "bf16", "--param", "s=64", "--out"])
+        .arg(&plan_path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = tmp.path().join("runs");
+    let o = Command::new(&py)
+        .env(
+            "PYTHONPATH",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_torch"),
+        )
+        .env("FAKE_TORCH_SDPA", "1")
+        .arg(repo().join("scripts/gpu/torch_reference.py"))
+        .args([
+            "--plan",
+            plan_path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--budget", "0.05", "--warmup", "0.01", "--min-samples", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut seen = Vec::new();
+    for dir in std::fs::read_dir(&out).unwrap() {
+        let dir = dir.unwrap().path();
+        let r = read_run(&dir).unwrap();
+        let raw: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+        let want = match r.backend.implementation.as_str() {
+            "torch" => "CUDNN_ATTENTION", // the fake dispatcher's choice
+            "torch-sdpa-cudnn" => "CUDNN_ATTENTION",
+            "torch-sdpa-flash" => "FLASH_ATTENTION",
+            other => panic!("unexpected implementation {other}"),
+        };
+        assert!(!r.points.is_empty());
+        for (p, rp) in r.points.iter().zip(raw["points"].as_array().unwrap()) {
+            assert_eq!(p.status, Status::Ok, "{}: {:?}", p.id, p.reason);
+            assert!(p.check.as_ref().unwrap().passed);
+            assert_eq!(rp["sdpa_backend"], want, "{}", p.id);
+        }
+        seen.push(r.backend.implementation.clone());
+    }
+    seen.sort();
+    assert_eq!(seen, ["torch", "torch-sdpa-cudnn", "torch-sdpa-flash"]);
+}
+
+/// Training points check against bench's own f64 reference when --reference-run has it
+/// (no host replay: no seconds spent), fall back to the numpy replay when it does not, and a
+/// bench run with another seed is refused; bench's run.json carries the reference losses.
+#[test]
+fn training_checks_use_benchs_reference_from_its_run() {
+    let Some(py) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args([
+            "--backend",
+            "cpu",
+            "--suite",
+            "quick",
+            "--workload",
+            "train-mlp",
+        ])
+        .args([
+            "--param",
+            "width=256",
+            "--budget",
+            "0.05",
+            "--warmup",
+            "0.01",
+        ])
+        .args(["--min-samples", "3", "--out"])
+        .arg(tmp.path().join("bench"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let run_dir = std::fs::read_dir(tmp.path().join("bench"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let r = read_run(&run_dir).unwrap();
+    let pt = &r.points[0];
+    let want = pt.check.as_ref().unwrap().reference_losses.clone().unwrap();
+    assert_eq!(want.len(), pt.train.as_ref().unwrap().checked_steps);
+    let code = format!(
+        r#"
+import argparse
+refs = t.load_bench_references({dir:?}, 42)
+args = argparse.Namespace(bench_refs=refs, reference_run={dir:?})
+p = {{"layers": 2, "width": 256, "batch": 64, "classes": 10}}
+x = t.point_inputs("train-mlp", p, "f32", 42)
+got, secs, src = t.training_reference("train-mlp", p, x, {steps}, {id:?}, args)
+other, secs2, src2 = t.training_reference("train-mlp", p, x, {steps}, "absent", args)
+try:
+    t.load_bench_references({dir:?}, 7)
+    refused = None
+except SystemExit as e:
+    refused = str(e)
+print(json.dumps({{"got": got, "secs": secs, "src": src, "other": other, "secs2": secs2,
+                  "src2": src2, "refused": refused}}))
+"#,
+        dir = run_dir.display().to_string(),
+        steps = want.len(),
+        id = pt.id,
+    );
+    let v = py_json(&py, &code);
+    let got: Vec<f64> = serde_json::from_value(v["got"].clone()).unwrap();
+    assert_eq!(got, want);
+    assert!(v["secs"].is_null());
+    assert!(v["src"].as_str().unwrap().contains("bench's f64 reference"));
+    // the numpy replay of the same inputs agrees with bench's reference
+    let other: Vec<f64> = serde_json::from_value(v["other"].clone()).unwrap();
+    for (a, b) in other.iter().zip(&want) {
+        assert!((a - b).abs() <= 1e-9 * b.abs(), "{a} vs {b}");
+    }
+    assert!(v["secs2"].as_f64().unwrap() >= 0.0);
+    assert!(v["src2"]
+        .as_str()
+        .unwrap()
+        .contains("has no reference for this point"));
+    assert!(
+        v["refused"].as_str().unwrap().contains("seed 42"),
+        "{}",
+        v["refused"]
+    );
+}

@@ -17,11 +17,20 @@ fraction of the vendor's.
 
 Inputs are bench's own seeded inputs, bit for bit (kernels/src/rng.rs re-implemented with
 numpy): matmul A/B, attention Q/K/V, MLP parameters and batches, GPT parameters and the
-Markov-chain token pool. Training points are checked on their first steps' losses against a
-float64 replay on the host (numpy; for train-gpt a hand-written backward, as
-kernels/src/gpt_ref.rs). MLP labels (argmax of a
+Markov-chain token pool. Training points are checked on their first steps' losses against
+bench's own f64 reference trajectory, read from bench's run of the same points
+(``--reference-run``: run.json's ``check.reference_losses``, verify.sh passes it), so the host
+reference is paid once per point; a point that run lacks falls back to a float64 replay on the
+host (numpy; for train-gpt a hand-written backward, as kernels/src/gpt_ref.rs), and
+``check.reference`` says which was used. MLP labels (argmax of a
 random teacher) are computed in float64 here and in float32 in bench, so a near-tie may give
 a different label; that cannot change a timing.
+
+Attention: the point's record names the SDPA backend torch's dispatcher picks
+(``sdpa_backend``); where both cuDNN and flash SDPA run the point, each is also timed on its
+own, into two more run directories with implementations ``torch-sdpa-cudnn`` and
+``torch-sdpa-flash``, so the report's best-of rule takes the faster. TF32 is switched with
+``torch.backends.*.fp32_precision`` on torch >= 2.9 (``allow_tf32`` before).
 
 ``--dry-run`` needs neither torch nor a GPU: it writes a run.json whose points are all
 ``skipped`` with reason "dry run: not a measurement" and ``backend.simulated: true``, for
@@ -440,6 +449,57 @@ def _from_numpy(torch, array):
     return torch.from_numpy(array if array.flags.writeable else array.copy())
 
 
+def torch_version(torch):
+    """(major, minor) of torch.__version__, (0, 0) when it does not parse."""
+    try:
+        major, minor = torch.__version__.split("+")[0].split(".")[:2]
+        return int(major), int(minor)
+    except (ValueError, AttributeError):
+        return (0, 0)
+
+
+def set_tf32(torch, on):
+    """TF32 for float32 matmuls and cuDNN on or off: fp32_precision ("tf32"/"ieee") on torch
+    >= 2.9, where allow_tf32 is deprecated; allow_tf32 before. Returns the setting's name."""
+    if torch_version(torch) >= (2, 9) and hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+        value = "tf32" if on else "ieee"
+        torch.backends.cuda.matmul.fp32_precision = value
+        conv = getattr(getattr(torch.backends, "cudnn", None), "conv", None)
+        if conv is not None and hasattr(conv, "fp32_precision"):
+            conv.fp32_precision = value
+        return f"fp32_precision={value}"
+    torch.backends.cuda.matmul.allow_tf32 = on
+    return f"allow_tf32={on}"
+
+
+# SDPA backends timed as implementations of their own: (implementation, SDPBackend name).
+SDPA_FORCED = (("torch-sdpa-cudnn", "CUDNN_ATTENTION"), ("torch-sdpa-flash", "FLASH_ATTENTION"))
+SDPA_NAMES = {0: "MATH", 1: "FLASH_ATTENTION", 2: "EFFICIENT_ATTENTION", 3: "CUDNN_ATTENTION",
+              4: "OVERRIDEABLE"}
+
+
+def sdpa_choice(torch, q, k, v, causal):
+    """The SDPA backend torch's dispatcher picks for these inputs (torch._fused_sdp_choice),
+    or why it cannot be told."""
+    try:
+        code = int(torch._fused_sdp_choice(q, k, v, None, 0.0, causal))
+        return SDPA_NAMES.get(code, f"backend {code}")
+    except (AttributeError, RuntimeError, TypeError) as e:
+        return f"unknown ({type(e).__name__})"
+
+
+def sdpa_kernel(torch, name):
+    """A context forcing one SDPA backend (torch.nn.attention.sdpa_kernel), or None when this
+    torch has no such backend."""
+    import importlib
+
+    try:
+        attention = importlib.import_module("torch.nn.attention")
+        return attention.sdpa_kernel(getattr(attention.SDPBackend, name))
+    except (ImportError, AttributeError):
+        return None
+
+
 class Torch:
     """Everything that needs torch and a GPU."""
 
@@ -513,7 +573,7 @@ class Torch:
 
 def prepare_matmul(tc, p, dtype, x):
     torch = tc.torch
-    torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
+    set_tf32(torch, dtype == "tf32")
     a, b = tc.tensor(x["a"], dtype), tc.tensor(x["b"], dtype)
     if dtype == "fp8_e4m3":
         one = torch.ones((), dtype=torch.float32, device=tc.dev)
@@ -536,13 +596,16 @@ def prepare_attention(tc, p, dtype, x):
 
     def run():
         return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    # which backend serves it: the forced one (SDPA_FORCED) inside sdpa_kernel, else the
+    # dispatcher's choice
+    run.sdpa_backend = sdpa_choice(torch, q, k, v, causal)
     return run
 
 
 class MlpStep:
     def __init__(self, tc, p, dtype, x):
         torch = tc.torch
-        torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
+        set_tf32(torch, dtype == "tf32")
         self.torch = torch
         self.params = []
         for i in range(p["layers"]):
@@ -598,7 +661,7 @@ class GptStep:
 
     def __init__(self, tc, p, dtype, x):
         torch = tc.torch
-        torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
+        set_tf32(torch, dtype == "tf32")
         self.torch = torch
         self.p = p
         self.P = {}
@@ -914,6 +977,44 @@ def blank_record(pt, dtype):
     }
 
 
+def load_bench_references(path, seed):
+    """{point id: f64 reference losses} from bench's run (a run.json or its directory)."""
+    if path is None:
+        return {}
+    file = os.path.join(path, "run.json") if os.path.isdir(path) else path
+    try:
+        with open(file) as f:
+            run = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise SystemExit(f"error: cannot read --reference-run {file}: {e}; pass bench's run "
+                         "directory of the same plan (verify.sh does)")
+    if not isinstance(run, dict) or run.get("schema") != SCHEMA:
+        raise SystemExit(f"error: --reference-run {file} is not a {SCHEMA} run file")
+    theirs = (run.get("settings") or {}).get("seed")
+    if theirs is not None and theirs != seed:
+        raise SystemExit(f"error: --reference-run {file} ran with seed {theirs}, this run uses "
+                         f"--seed {seed}: the inputs differ; pass --seed {theirs}")
+    refs = {}
+    for pt in run.get("points") or []:
+        losses = (pt.get("check") or {}).get("reference_losses")
+        if isinstance(losses, list) and losses and all(isinstance(v, (int, float))
+                                                       for v in losses):
+            refs[pt.get("id")] = [float(v) for v in losses]
+    return refs
+
+
+def training_reference(w, p, x, steps, pid, args):
+    """(losses, seconds computed here or None, where they came from)."""
+    ref = args.bench_refs.get(pid)
+    if ref is not None and len(ref) >= steps:
+        return ref[:steps], None, f"bench's f64 reference ({args.reference_run})"
+    t_ref = time.perf_counter()
+    ref = (gpt_reference_losses if w == "train-gpt" else reference_losses)(p, x, steps)
+    why = (f"; {args.reference_run} has no reference for this point" if args.reference_run
+           else "")
+    return ref, time.perf_counter() - t_ref, "float64 host replay (numpy)" + why
+
+
 def run_point(tc, pt, args, init_s):
     w, p, dtype = pt["workload"], pt["params"], pt["dtype"]
     rec = blank_record(pt, dtype)
@@ -937,6 +1038,7 @@ def run_point(tc, pt, args, init_s):
             run = prepare_matmul(tc, p, dtype, x)
         elif w == "attention":
             run = prepare_attention(tc, p, dtype, x)
+            rec["sdpa_backend"] = run.sdpa_backend
         elif w == "train-gpt":
             run = GptStep(tc, p, dtype, x)
         elif w in INFER:
@@ -948,15 +1050,14 @@ def run_point(tc, pt, args, init_s):
         rec["timer"] = "cuda_event"
         tol = torch_infer.TOLERANCE[dtype] if w in INFER else TOLERANCE[w][dtype]
         reference_s = None
+        reference = "float64 on the GPU (torch), sampled rows"
         descent = None
         if w in ("train-mlp", "train-gpt"):
             steps = check_steps(w, p)
             for _ in range(steps):
                 tc.timed(run)
             got = run.losses()
-            t_ref = time.perf_counter()
-            ref = (gpt_reference_losses if w == "train-gpt" else reference_losses)(p, x, steps)
-            reference_s = time.perf_counter() - t_ref
+            ref, reference_s, reference = training_reference(w, p, x, steps, pt["id"], args)
             err = max(abs(a - b) / max(abs(b), 1e-12) if math.isfinite(a) else math.inf
                       for a, b in zip(got, ref))
             descent = descent_failure(got, ref, tol) if math.isfinite(err) and err <= tol else None
@@ -977,7 +1078,7 @@ def run_point(tc, pt, args, init_s):
             del out
         passed = math.isfinite(err) and err <= tol and descent is None
         rec["check"] = {"max_rel_err": err if math.isfinite(err) else None, "tolerance": tol,
-                        "passed": passed, "checked": checked}
+                        "passed": passed, "checked": checked, "reference": reference}
         if reference_s is not None:
             rec["check"]["reference_s"] = reference_s
         if not passed:
@@ -1008,6 +1109,26 @@ def run_point(tc, pt, args, init_s):
     return rec
 
 
+def forced_sdpa_points(tc, pt, args, init_s):
+    """[(implementation, record)] of an attention point timed with cuDNN SDPA and with flash
+    SDPA, each forced; empty unless both run it here (then the torch run's default dispatch,
+    which picks one of them, stands alone)."""
+    out = []
+    for impl, name in SDPA_FORCED:
+        ctx = sdpa_kernel(tc.torch, name)
+        if ctx is None:
+            return []
+        with ctx:
+            rec = run_point(tc, pt, args, init_s)
+        if rec["status"] == "failed" and rec["check"] is None:
+            print(f"torch_reference: {impl} cannot run {pt['id']} here ({rec['reason']}); "
+                  "not timed separately", file=sys.stderr)
+            return []
+        rec["sdpa_backend"] = name
+        out.append((impl, rec))
+    return out
+
+
 # ---------------------------------------------------------------- main
 
 def load_plan(path):
@@ -1036,12 +1157,15 @@ def parse_args(argv):
     ap.add_argument("--min-samples", type=int, default=10)
     ap.add_argument("--max-samples", type=int, default=10000)
     ap.add_argument("--workload", action="append", default=[], help="only these workloads")
+    ap.add_argument("--reference-run", help="bench's run of the same plan: its f64 reference "
+                    "losses check the training points (no second host replay)")
     ap.add_argument("--dry-run", action="store_true",
                     help="no torch, no GPU: write a run.json of skipped points (not a measurement)")
     args = ap.parse_args(argv)
     for name in ("budget", "target_noise"):
         if not getattr(args, name) > 0:
             ap.error(f"--{name.replace('_', '-')} {getattr(args, name)}: must be positive")
+    args.bench_refs = {}
     if args.warmup < 0:
         ap.error(f"--warmup {args.warmup}: must be zero or positive")
     if args.min_samples < 2 or args.max_samples < args.min_samples:
@@ -1070,6 +1194,7 @@ def main(argv=None):
         raise SystemExit(f"error: --dry-run writes no measurements, so not into {args.out} "
                          "(results/runs holds real runs only): pass --out /tmp/somewhere")
     plan = load_plan(args.plan)
+    args.bench_refs = load_bench_references(args.reference_run, args.seed)
     others = sorted({pt["workload"] for pt in plan["points"]} - set(WORKLOADS))
     if others:
         print(f"torch_reference: no torch reference for {', '.join(others)}; those points are "
@@ -1096,6 +1221,7 @@ def main(argv=None):
     name = "".join(c if c.isalnum() or c in "-." else "_" for c in f"{stamp}-cuda-torch-{label}")
     run_dir = os.path.join(args.out, name)
     os.makedirs(run_dir, exist_ok=True)
+    extra_runs = {}  # implementation -> (run, path): the forced SDPA backends
     run = {
         "schema": SCHEMA,
         "harness": {"version": f"torch_reference.py ({plan.get('harness_version', '?')})",
@@ -1124,12 +1250,35 @@ def main(argv=None):
         failed |= rec["status"] == "failed"
         run["points"].append(rec)
         write_atomic(path, run)
+        if tc is not None and pt["workload"] == "attention" and rec["status"] != "skipped":
+            for impl, forced in forced_sdpa_points(tc, pt, args, init_s):
+                if impl not in extra_runs:
+                    other = json.loads(json.dumps(run))
+                    other["points"] = []
+                    other["backend"]["implementation"] = impl
+                    other["backend"]["extra"]["sdpa"] = (
+                        f"{impl}: torch SDPA forced to one backend with "
+                        "torch.nn.attention.sdpa_kernel; attention points only")
+                    odir = os.path.join(args.out, name.replace("-cuda-torch-", f"-cuda-{impl}-"))
+                    os.makedirs(odir, exist_ok=True)
+                    extra_runs[impl] = (other, os.path.join(odir, "run.json"))
+                other, opath = extra_runs[impl]
+                other["points"].append(forced)
+                write_atomic(opath, other)
+                med = forced["stats"]["median_s"] if forced["stats"] else None
+                speed = "" if med is None else "%9.1f TFLOP/s" % (forced["flops"] / med / 1e12)
+                print("  %-55s %-8s %s %s" % (f"{forced['id']} [{impl}]", forced["status"],
+                                              speed, forced["reason"] or ""), file=sys.stderr)
         med = rec["stats"]["median_s"] if rec["stats"] else None
         speed = "" if med is None else "%9.1f TFLOP/s" % (rec["flops"] / med / 1e12)
         print("  %-55s %-8s %s %s" % (rec["id"], rec["status"], speed, rec["reason"] or ""),
               file=sys.stderr)
     run["finished_at"] = now()
     write_atomic(path, run)
+    for other, opath in extra_runs.values():
+        other["finished_at"] = now()
+        write_atomic(opath, other)
+        print(f"results: {opath}")
     print(f"results: {path}")
     return 1 if failed else 0
 

@@ -1,12 +1,17 @@
 """TEST FIXTURE, not PyTorch: a tiny numpy stand-in for the parts of torch that
 scripts/gpu/torch_reference.py uses for matmul, attention, prefill and decode points (no
 autograd, so no train-mlp), so harness/tests/torch_reference.rs can drive the script's measuring path on a
-machine without torch or a GPU. "Timings" are host perf_counter deltas of numpy work; the
+machine without torch or a GPU. FAKE_TORCH_SDPA=1 adds torch.nn.attention.sdpa_kernel and
+torch._fused_sdp_choice (both "backends" the same numpy code) for the forced-SDPA runs.
+"Timings" are host perf_counter deltas of numpy work; the
 version string says "fake" and the run it produces is written to a temporary directory only.
 """
 
+import contextlib
 import os
+import sys
 import time
+import types
 
 import numpy as np
 
@@ -286,3 +291,26 @@ class _Nn:
 
 
 nn = _Nn()
+
+
+if os.environ.get("FAKE_TORCH_SDPA") == "1":
+    _forced = []
+
+    class SDPBackend:
+        MATH, FLASH_ATTENTION, EFFICIENT_ATTENTION, CUDNN_ATTENTION = 0, 1, 2, 3
+
+    @contextlib.contextmanager
+    def _sdpa_kernel(backend):
+        _forced.append(backend)
+        try:
+            yield
+        finally:
+            _forced.pop()
+
+    def _fused_sdp_choice(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False):
+        return _forced[-1] if _forced else SDPBackend.CUDNN_ATTENTION
+
+    _attention = types.ModuleType("torch.nn.attention")
+    _attention.SDPBackend = SDPBackend
+    _attention.sdpa_kernel = _sdpa_kernel
+    sys.modules["torch.nn.attention"] = _attention
