@@ -549,3 +549,95 @@ fn jobs_cost_dollars_and_instance_hours_on_each_side() {
         &["--job", "atention", "closest: attention"],
     );
 }
+
+#[test]
+fn report_json_and_summary_csv_keep_their_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = report(
+        tmp.path(),
+        &["p5-bench", "p5-torch", "trn2"],
+        &["--job", "attention=1M"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rep: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(rep["schema"], "bench.report/1");
+    let c = &rep["comparisons"][0];
+    for key in [
+        "verdict",
+        "overall",
+        "coverage",
+        "scenarios",
+        "jobs",
+        "workloads",
+        "sensitivity",
+        "claim",
+        "title",
+    ] {
+        assert!(c.get(key).is_some(), "comparisons[0] lacks {key}");
+    }
+    for key in ["ratio", "low", "high"] {
+        assert!(c["overall"][key].is_number(), "overall.{key}");
+    }
+    for key in ["workloads_paired", "workloads_total", "missing"] {
+        assert!(c["coverage"].get(key).is_some(), "coverage.{key}");
+    }
+    for key in [
+        "baseline_purchase_model",
+        "baseline_usd_per_hour",
+        "challenger_purchase_model",
+        "challenger_usd_per_hour",
+        "ratio",
+        "low",
+        "high",
+        "verdict",
+    ] {
+        assert!(c["scenarios"][0].get(key).is_some(), "scenarios[].{key}");
+    }
+    for key in [
+        "workload",
+        "items",
+        "item",
+        "baseline_usd",
+        "challenger_usd",
+        "baseline_instance_hours",
+        "challenger_instance_hours",
+    ] {
+        assert!(c["jobs"][0].get(key).is_some(), "jobs[].{key}");
+    }
+    // summary.csv: params, cost per iteration and $ per 1M items on each side, by hand
+    let csv = std::fs::read_to_string(tmp.path().join("summary.csv")).unwrap();
+    let mut rd = csv::Reader::from_reader(csv.as_bytes());
+    let header = rd.headers().unwrap().clone();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("summary.csv lacks {name}"))
+    };
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    let num = |r: &csv::StringRecord, name: &str| r[col(name)].parse::<f64>().unwrap();
+    let mm = &rows[0];
+    assert_eq!(&mm[col("params")], "m=1024,n=1024,k=1024");
+    assert!(close(
+        num(mm, "baseline_cost_per_iteration_usd"),
+        6.88 * 1e-3 / 3600.0
+    ));
+    assert!(close(
+        num(mm, "challenger_cost_per_iteration_usd"),
+        2.0 * 1e-3 / 3600.0
+    ));
+    let att = &rows[2];
+    assert_eq!(&att[col("params")], "b=1,h=8,s=1024,d=64,causal=0");
+    assert_eq!(&att[col("item")], "tokens");
+    // attention: 1024 tokens per 2 ms iteration on both sides
+    assert!(close(
+        num(att, "baseline_usd_per_1m_items"),
+        1e6 * (6.88 * 2e-3 / 3600.0) / 1024.0
+    ));
+    assert!(close(
+        num(att, "challenger_usd_per_1m_items"),
+        1e6 * (2.0 * 2e-3 / 3600.0) / 1024.0
+    ));
+}

@@ -247,8 +247,13 @@ pub struct WeightGiven {
     pub weight: f64,
 }
 
+/// The report.json contract's name and version (bump on a rename or removal).
+pub const REPORT_SCHEMA: &str = "bench.report/1";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// [`REPORT_SCHEMA`].
+    pub schema: &'static str,
     /// `--claim` as given (None: each comparison's claim comes from the claims table).
     pub claim: Option<ClaimArg>,
     pub baseline_selector: String,
@@ -879,6 +884,7 @@ pub fn build(
     };
     let vendor = vendor_comparisons(runs, &summaries, &sorted);
     Ok(Report {
+        schema: REPORT_SCHEMA,
         claim: opts.claim,
         baseline_selector: opts.baseline.clone(),
         challenger_selector: opts.challenger.clone(),

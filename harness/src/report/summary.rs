@@ -39,6 +39,13 @@ pub struct Row<'a> {
     pub baseline_breakeven_usd_per_hour: Option<f64>,
     pub baseline_implementation: &'a str,
     pub challenger_implementation: &'a str,
+    pub params: &'a str,
+    /// The workload's item (matmuls, tokens, samples): the unit of the $ per 1M items.
+    pub item: &'a str,
+    pub baseline_cost_per_iteration_usd: f64,
+    pub challenger_cost_per_iteration_usd: f64,
+    pub baseline_usd_per_1m_items: Option<f64>,
+    pub challenger_usd_per_1m_items: Option<f64>,
 }
 
 pub fn rows(r: &Report) -> Vec<Row<'_>> {
@@ -75,6 +82,12 @@ pub fn rows(r: &Report) -> Vec<Row<'_>> {
                 baseline_breakeven_usd_per_hour: p.break_even.map(|b| b.baseline_at_claim),
                 baseline_implementation: &p.baseline_implementation,
                 challenger_implementation: &p.challenger_implementation,
+                params: &p.params,
+                item: &p.item,
+                baseline_cost_per_iteration_usd: p.baseline_cost_per_iteration_usd,
+                challenger_cost_per_iteration_usd: p.challenger_cost_per_iteration_usd,
+                baseline_usd_per_1m_items: p.baseline_usd_per_1m_items,
+                challenger_usd_per_1m_items: p.challenger_usd_per_1m_items,
             });
         }
     }
@@ -96,7 +109,7 @@ pub fn csv(r: &Report) -> Result<String, csv::Error> {
 }
 
 /// The column names, in order (kept equal to [`Row`]'s fields by a test).
-pub const HEADER: [&str; 29] = [
+pub const HEADER: [&str; 35] = [
     "point_id",
     "baseline_run",
     "challenger_run",
@@ -126,6 +139,12 @@ pub const HEADER: [&str; 29] = [
     "baseline_breakeven_usd_per_hour",
     "baseline_implementation",
     "challenger_implementation",
+    "params",
+    "item",
+    "baseline_cost_per_iteration_usd",
+    "challenger_cost_per_iteration_usd",
+    "baseline_usd_per_1m_items",
+    "challenger_usd_per_1m_items",
 ];
 
 /// A JSON array of row objects, one row per line.
@@ -138,4 +157,54 @@ pub fn json(r: &Report) -> serde_json::Result<String> {
     }
     out.push_str("]\n");
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_matches_the_row_fields() {
+        let row = Row {
+            point_id: "p",
+            baseline_run: "b",
+            challenger_run: "c",
+            baseline_instance: "bi",
+            challenger_instance: "ci",
+            baseline_usd_per_hour: 1.0,
+            challenger_usd_per_hour: 1.0,
+            baseline_perf_per_usd: 1.0,
+            challenger_perf_per_usd: 1.0,
+            ratio: 1.0,
+            ratio_ci95_low: 1.0,
+            ratio_ci95_high: 1.0,
+            claim: None,
+            verdict: "",
+            workload: "w",
+            dtype: "d",
+            perf_unit: "u",
+            baseline_backend: "cuda",
+            challenger_backend: "neuron",
+            baseline_median_s: 1.0,
+            challenger_median_s: 1.0,
+            baseline_devices_used: 1.0,
+            challenger_devices_used: 1.0,
+            baseline_price_model: "m",
+            challenger_price_model: "m",
+            challenger_breakeven_usd_per_hour: None,
+            baseline_breakeven_usd_per_hour: None,
+            baseline_implementation: "bench",
+            challenger_implementation: "bench",
+            params: "m=1",
+            item: "matmuls",
+            baseline_cost_per_iteration_usd: 1.0,
+            challenger_cost_per_iteration_usd: 1.0,
+            baseline_usd_per_1m_items: None,
+            challenger_usd_per_1m_items: None,
+        };
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(&row).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert_eq!(text.lines().next().unwrap(), HEADER.join(","));
+    }
 }
