@@ -135,3 +135,71 @@ fn compare_runs_reports_ratios_and_targets() {
     assert_ne!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read"));
 }
+
+/// verify.sh --window --dry-run: the window's plan from the real binary's plan (targets first,
+/// within the window, with its estimate), nothing run; a bad window is named.
+#[test]
+fn verify_sh_window_dry_run_prints_the_plan_and_its_estimate() {
+    if !have_python() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("plan");
+    let o = verify(&[
+        "--window",
+        "300",
+        "--dry-run",
+        "--bench",
+        env!("CARGO_BIN_EXE_bench"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(text.contains("step 01 target-matmul"), "{text}");
+    assert!(text.contains("of a 300 s window"), "{text}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("window-plan.json")).unwrap())
+            .unwrap();
+    let est = plan["estimate_s"].as_f64().unwrap();
+    assert!(est > 0.0 && est <= 300.0, "{est}");
+    let steps = plan["steps"].as_array().unwrap();
+    assert_eq!(
+        steps[0]["points"][0]["id"],
+        "matmul/m=8192,n=8192,k=8192/bf16"
+    );
+    let sum: f64 = steps
+        .iter()
+        .map(|s| s["estimate_s"].as_f64().unwrap())
+        .sum();
+    assert!((sum - est).abs() < 1.0, "{sum} vs {est}");
+    // a longer window holds more, and what is left out is listed
+    let wide = tmp.path().join("wide");
+    let o = verify(
+        &[
+            "--window",
+            "--dry-run",
+            "--bench",
+            env!("CARGO_BIN_EXE_bench"),
+            "--out",
+        ]
+        .into_iter()
+        .chain([wide.to_str().unwrap()])
+        .collect::<Vec<_>>(),
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let wide_plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wide.join("window-plan.json")).unwrap())
+            .unwrap();
+    assert_eq!(wide_plan["window_s"], 480.0);
+    assert!(wide_plan["steps"].as_array().unwrap().len() > steps.len());
+    assert!(!wide_plan["left_out"].as_array().unwrap().is_empty());
+    let o = verify(&["--dry-run", "--bench", env!("CARGO_BIN_EXE_bench")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--dry-run goes with --window"));
+}

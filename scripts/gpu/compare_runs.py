@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Compare a bench CUDA run with the torch reference run from the same GPU.
 
-Usage: compare_runs.py BENCH_RUN TORCH_RUN   (run.json files or run directories)
+Usage: compare_runs.py BENCH_RUN TORCH_RUN [TORCH_RUN...]   (run.json files or run directories)
+       compare_runs.py DIR   (every run.json under DIR: verify.sh --window's output folder)
 
-Prints, for every point id measured ok in both, bench's and torch's median time and
-throughput and the ratio bench/torch of throughput (1.0 = as fast as the vendor's best), then
+Prints, for every point id measured ok in bench and in a torch run, bench's median time, the
+fastest torch implementation's (torch, torch-sdpa-cudnn, torch-sdpa-flash: the vendor's best)
+and the ratio bench/torch of throughput (1.0 = as fast as the vendor's best), then
 the issue's targets on H100: bf16 GEMM 8192^3 >= 0.95x torch.matmul, attention (b=4, h=32,
 s=4096, d=128, causal, bf16) >= 0.7x torch SDPA, train-mlp step >= 0.9x torch (every
 train-mlp point). Exit status 0 when every target point met its target, 1 when one missed or
@@ -39,14 +41,40 @@ def ok_points(run):
     return {p["id"]: p for p in run["points"] if p.get("status") == "ok" and p.get("stats")}
 
 
-def ratios(bench, torch):
-    b, t = ok_points(bench), ok_points(torch)
+def ratios(benches, torches):
+    """(id, bench s, best torch s, ratio, bench FLOP/s, torch implementation) per point."""
+    best = {}
+    for run in torches:
+        impl = run["backend"].get("implementation", "torch")
+        for pid, p in ok_points(run).items():
+            m = p["stats"]["median_s"]
+            if pid not in best or m < best[pid][0]:
+                best[pid] = (m, impl)
     rows = []
-    for pid in [p["id"] for p in bench["points"]]:
-        if pid in b and pid in t:
-            bm, tm = b[pid]["stats"]["median_s"], t[pid]["stats"]["median_s"]
-            rows.append((pid, bm, tm, tm / bm, b[pid]["flops"] / bm))
+    for bench in benches:
+        b = ok_points(bench)
+        for pid in [p["id"] for p in bench["points"]]:
+            if pid in b and pid in best:
+                bm, (tm, impl) = b[pid]["stats"]["median_s"], best[pid]
+                rows.append((pid, bm, tm, tm / bm, b[pid]["flops"] / bm, impl))
     return rows
+
+
+def scan(folder):
+    """(bench runs, torch runs) of every run.json under folder."""
+    benches, torches = [], []
+    for root, _, files in sorted(os.walk(folder)):
+        if "run.json" in files:
+            run = load(os.path.join(root, "run.json"))
+            impl = run["backend"].get("implementation", "")
+            if impl == "bench":
+                benches.append(run)
+            elif impl.startswith("torch") and not run["backend"].get("simulated"):
+                torches.append(run)
+    if not benches or not torches:
+        raise SystemExit(f"error: {folder} holds {len(benches)} bench and {len(torches)} torch "
+                         "runs; need at least one of each")
+    return benches, torches
 
 
 def targets(rows):
@@ -66,21 +94,26 @@ def targets(rows):
 
 
 def main(argv):
-    if len(argv) != 2:
+    if len(argv) == 1 and os.path.isdir(argv[0]) and not os.path.exists(
+            os.path.join(argv[0], "run.json")):
+        benches, torches = scan(argv[0])
+    elif len(argv) >= 2:
+        benches, torches = [load(argv[0])], [load(a) for a in argv[1:]]
+        for run, want in [(benches[0], "bench")] + [(t, "torch") for t in torches]:
+            impl = run["backend"].get("implementation", "")
+            if not impl.startswith(want):
+                raise SystemExit(f"error: expected a {want} run, got implementation {impl!r}")
+    else:
         print(__doc__, file=sys.stderr)
         return 2
-    bench, torch = load(argv[0]), load(argv[1])
-    for run, want in ((bench, "bench"), (torch, "torch")):
-        impl = run["backend"].get("implementation", "")
-        if not impl.startswith(want):
-            raise SystemExit(f"error: expected a {want} run, got implementation {impl!r}")
-    if bench["backend"]["device"] != torch["backend"]["device"]:
-        print(f"warning: different devices: {bench['backend']['device']} vs "
-              f"{torch['backend']['device']}", file=sys.stderr)
-    rows = ratios(bench, torch)
-    print(f"{'point':<58} {'bench ms':>10} {'torch ms':>10} {'TFLOP/s':>9} {'bench/torch':>11}")
-    for pid, bm, tm, r, fl in rows:
-        print(f"{pid:<58} {bm * 1e3:10.3f} {tm * 1e3:10.3f} {fl / 1e12:9.1f} {r:11.3f}")
+    devices = {r["backend"]["device"] for r in benches + torches}
+    if len(devices) > 1:
+        print(f"warning: different devices: {', '.join(sorted(devices))}", file=sys.stderr)
+    rows = ratios(benches, torches)
+    print(f"{'point':<58} {'bench ms':>10} {'torch ms':>10} {'TFLOP/s':>9} {'bench/torch':>11}"
+          f"  torch implementation")
+    for pid, bm, tm, r, fl, impl in rows:
+        print(f"{pid:<58} {bm * 1e3:10.3f} {tm * 1e3:10.3f} {fl / 1e12:9.1f} {r:11.3f}  {impl}")
     if not rows:
         print("(no point measured ok in both runs)")
     print()

@@ -6,6 +6,16 @@
 #   scripts/gpu/verify.sh [--bench PATH] [--suite standard] [--out DIR] [--instance TYPE]
 #                         [--budget SECONDS] [--device N] [--targets]
 #                         [--workload W] [--dtype D] [--param K=V]... [-- extra bench run args]
+#   scripts/gpu/verify.sh --window [SECONDS] [--dry-run] [--bench PATH] [--out DIR] [--budget S]
+#
+# --window SECONDS (480 when no number follows) runs what fits in that many seconds, in order:
+# the three target points, a bf16/fp8/tf32 matmul sweep 4096-16384, attention (causal and full,
+# d64 and d128, s 1024-8192), then the standard train-mlp and train-gpt points, chosen by
+# window_plan.py from the plan's FLOP counts and a conservative throughput model that includes
+# the host f64 reference (window-plan.json). Each step is a `bench run` plus the torch reference
+# of the same points in OUT/NN-step/. --dry-run prints the choice and its estimate and runs
+# nothing (no GPU or torch needed). The training checks of the torch reference use bench's f64
+# reference from bench's run (--reference-run), so it is computed once per point.
 #
 # --workload/--dtype/--param narrow the suite for both bench and the reference (as in
 # `bench run`); --targets selects just the issue's three target points (bf16 8192³ GEMM,
@@ -15,7 +25,8 @@
 # NVRTC at run time; when they are not on the loader path this script adds the ones PyTorch
 # ships (site-packages/nvidia/*/lib) to LD_LIBRARY_PATH. The folder receives plan.json,
 # bench.log, torch.log, compare.txt and two run directories (…-cuda-… from bench and
-# …-cuda-torch-… from the reference). Exit status: 0 all ok and all targets met, 1 a point
+# …-cuda-torch-… from the reference; …-cuda-torch-sdpa-cudnn/flash-… where both SDPA backends
+# run). compare.txt takes, per point, the fastest torch implementation. Exit status: 0 all ok and all targets met, 1 a point
 # failed or a target was missed, 2 a setup error.
 set -uo pipefail
 
@@ -29,6 +40,8 @@ budget=""
 device="0"
 extra=()
 select=()
+window=""
+dry_run=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bench) bench="$2"; shift 2 ;;
@@ -37,12 +50,15 @@ while [[ $# -gt 0 ]]; do
         --instance) instance="$2"; shift 2 ;;
         --budget) budget="$2"; shift 2 ;;
         --device) device="$2"; shift 2 ;;
+        --window) if [[ "${2:-}" =~ ^[0-9]+([.][0-9]+)?$ ]]; then window="$2"; shift 2
+                  else window=480; shift; fi ;;
+        --dry-run) dry_run=1; shift ;;
         --workload|--dtype|--param) select+=("$1" "$2"); shift 2 ;;
         --targets) select+=(--workload matmul,attention,train-mlp --dtype bf16 --param m=8192
                             --param s=4096 --param d=128 --param causal=1 --param width=4096)
                    shift ;;
         --) shift; extra=("$@"); break ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
         *) echo "verify.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -55,6 +71,15 @@ if [[ -z "$bench" ]]; then
     done
 fi
 [[ -n "$bench" && -x "$bench" ]] || die "no bench binary: build one (cargo build --release) and pass --bench PATH"
+command -v python3 >/dev/null || die "python3 is needed for the window plan and the torch reference"
+if [[ $dry_run -eq 1 ]]; then
+    [[ -n "$window" ]] || die "--dry-run goes with --window (it prints the window's plan)"
+    out="${out:-$(mktemp -d)}"
+    python3 "$here/window_plan.py" --bench "$bench" --window "$window" --out "$out" \
+        --budget "${budget:-1}" || die "the window plan failed"
+    echo "verify.sh: dry run, nothing measured; plan in $out/window-plan.json" >&2
+    exit 0
+fi
 command -v python3 >/dev/null || die "python3 is needed for the torch reference"
 python3 -c "import torch, numpy" 2>/dev/null || die "python3 cannot import torch and numpy (pip install torch numpy)"
 
@@ -98,6 +123,52 @@ common=()
 [[ -n "$instance" ]] && common+=(--instance "$instance")
 [[ -n "$budget" ]] && common+=(--budget "$budget")
 
+bench_run_in() {  # the bench run directory in $1
+    ls -d "$1"/*-cuda-* 2>/dev/null | grep -v -- '-cuda-torch' | head -1
+}
+
+if [[ -n "$window" ]]; then
+    [[ -n "$budget" ]] || common+=(--budget 1)
+    python3 "$here/window_plan.py" --bench "$bench" --window "$window" --out "$out" \
+        --budget "${budget:-1}" | tee "$out/window-plan.txt" || die "the window plan failed"
+    failed=()
+    n=0
+    while IFS=$'\t' read -r name flags; do
+        n=$((n + 1))
+        step="$(printf '%02d' "$n")-$name"
+        dir="$out/$step"
+        mkdir -p "$dir"
+        read -r -a sel <<<"$flags"
+        echo "verify.sh: step $step: ${sel[*]}" >&2
+        "$bench" plan --backend cuda --suite standard "${sel[@]}" --out "$dir/plan.json" \
+            >"$dir/plan.log" 2>&1 || { failed+=("$step (bench plan)"); continue; }
+        "$bench" run --backend cuda --suite standard --out "$dir" "${sel[@]}" "${common[@]}" \
+            "${extra[@]}" >"$dir/bench.log" 2>&1
+        rc=$?
+        [[ $rc -ne 0 ]] && failed+=("$step (bench run exit $rc, see $dir/bench.log)")
+        ref=()
+        br="$(bench_run_in "$dir")"
+        [[ -n "$br" ]] && ref=(--reference-run "$br")
+        python3 "$here/torch_reference.py" --plan "$dir/plan.json" --out "$dir" --device 0 \
+            "${common[@]}" "${ref[@]}" >"$dir/torch.log" 2>&1
+        rc=$?
+        [[ $rc -ne 0 ]] && failed+=("$step (torch reference exit $rc, see $dir/torch.log)")
+    done < <(python3 -c '
+import json, sys
+for s in json.load(open(sys.argv[1]))["steps"]:
+    print(s["step"] + "\t" + " ".join(s["flags"]))' "$out/window-plan.json")
+    python3 "$here/compare_runs.py" "$out" | tee "$out/compare.txt"
+    cmp=${PIPESTATUS[0]}
+    [[ $cmp -ge 2 ]] && failed+=("compare_runs.py (exit $cmp)")
+    if [[ ${#failed[@]} -gt 0 ]]; then
+        printf 'verify.sh: step failed: %s\n' "${failed[@]}" >&2
+        exit 1
+    fi
+    [[ $cmp -ne 0 ]] && { echo "verify.sh: a target was missed (see $out/compare.txt)" >&2; exit 1; }
+    echo "verify.sh: window run complete in $out" >&2
+    exit 0
+fi
+
 status=0
 "$bench" run --backend cuda --suite "$suite" --out "$out" "${select[@]}" "${common[@]}" "${extra[@]}" \
     2>&1 | tee "$out/bench.log"
@@ -106,16 +177,20 @@ rc=${PIPESTATUS[0]}
 [[ $rc -ne 0 ]] && status=1
 
 # The reference sees the same GPU (CUDA_VISIBLE_DEVICES above), so its index is 0.
+ref=()
+br="$(bench_run_in "$out")"
+[[ -n "$br" ]] && ref=(--reference-run "$br")
 python3 "$here/torch_reference.py" --plan "$out/plan.json" --out "$out" --device 0 \
-    "${common[@]}" 2>&1 | tee "$out/torch.log"
+    "${common[@]}" "${ref[@]}" 2>&1 | tee "$out/torch.log"
 rc=${PIPESTATUS[0]}
 [[ $rc -ge 2 ]] && die "the torch reference could not run (see $out/torch.log)"
 [[ $rc -ne 0 ]] && status=1
 
-bench_run="$(ls -d "$out"/*-cuda-* 2>/dev/null | grep -v -- '-cuda-torch-' | head -1)"
-torch_run="$(ls -d "$out"/*-cuda-torch-* 2>/dev/null | head -1)"
-[[ -n "$bench_run" && -n "$torch_run" ]] || die "a run directory is missing in $out"
-python3 "$here/compare_runs.py" "$bench_run" "$torch_run" | tee "$out/compare.txt"
+bench_run="$(bench_run_in "$out")"
+torch_runs=($(ls -d "$out"/*-cuda-torch-* 2>/dev/null))
+[[ -n "$bench_run" && ${#torch_runs[@]} -gt 0 ]] || die "a run directory is missing in $out"
+torch_run="${torch_runs[*]}"
+python3 "$here/compare_runs.py" "$bench_run" "${torch_runs[@]}" | tee "$out/compare.txt"
 [[ ${PIPESTATUS[0]} -ne 0 ]] && status=1
 echo "verify.sh: bench run $bench_run, torch run $torch_run, comparison $out/compare.txt" >&2
 exit $status
