@@ -101,7 +101,12 @@ fn report_writes_every_output_and_valid_charts() {
         stdout.contains("trn2.48xlarge (Trainium2) vs p5.48xlarge (H100 SXM)"),
         "{stdout}"
     );
-    for stem in ["perf_per_usd", "throughput_vs_size", "sensitivity"] {
+    for stem in [
+        "perf_per_usd",
+        "ratio_vs_size",
+        "throughput_vs_size",
+        "sensitivity",
+    ] {
         let png = std::fs::read(tmp.path().join(format!("charts/{stem}.png"))).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png");
         assert!(png.len() > 10_000, "{stem}.png is suspiciously small");
@@ -111,7 +116,7 @@ fn report_writes_every_output_and_valid_charts() {
         assert!(svg.contains("<text"), "{stem}.svg has no text");
     }
     let html = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 3, "charts inlined");
+    assert_eq!(html.matches("<svg").count(), 4, "charts inlined");
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
     assert!(
         html.contains("<span class=\"badge\">REFUTED</span>")

@@ -101,6 +101,72 @@ fn markdown_opens_with_the_verdict_card_and_ends_with_provenance() {
     );
 }
 
+/// The text of every `<text>` element of an SVG, trimmed.
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let body = &t[t.find('>')? + 1..];
+            Some(body[..body.find("</text>")?].trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn charts_share_run_colours_mark_break_even_and_empty_slots() {
+    let tmp = tempfile::tempdir().unwrap();
+    full_report(tmp.path());
+    let svg = |stem: &str| {
+        std::fs::read_to_string(tmp.path().join(format!("charts/{stem}.svg"))).unwrap()
+    };
+    let has = |svg: &str, text: &str| svg_texts(svg).iter().any(|t| t.starts_with(text));
+    // cuda-p5 is the first real run (#0072B2), neuron-trn2 the second (#E69F00), everywhere.
+    let (ppu, sens, size, tput) = (
+        svg("perf_per_usd"),
+        svg("sensitivity"),
+        svg("ratio_vs_size"),
+        svg("throughput_vs_size"),
+    );
+    assert!(ppu.contains("#0072B2") && ppu.contains("#E69F00"));
+    assert!(sens.contains("#E69F00") && size.contains("#E69F00"));
+    assert!(tput.contains("#0072B2") && tput.contains("#E69F00"));
+    assert!(has(&ppu, "overall"), "an overall group");
+    // Break-even at 30 · 1.2947 / 1.3 and 55.04 · 1.3 / 1.2947, both on a $/h axis.
+    assert!(
+        has(&sens, "break-even $29.8"),
+        "challenger break-even marked"
+    );
+    assert!(has(&sens, "break-even $55.2"), "baseline break-even marked");
+    assert!(has(&sens, "$20") && has(&sens, "$40"), "$/h ticks");
+    assert!(has(&size, "matmul"), "matmul has several sizes");
+
+    // A p5 run whose attention failed and train-mlp failed its check: the empty slots say so.
+    let o = bench()
+        .args([
+            "report",
+            "tests/fixtures/verdict/p5-failed",
+            "tests/fixtures/verdict/trn2",
+            "--allow-partial",
+            "--price",
+            "trn2.48xlarge=32",
+            "--out",
+            tmp.path().join("failed").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let ppu = std::fs::read_to_string(tmp.path().join("failed/charts/perf_per_usd.svg")).unwrap();
+    let texts = svg_texts(&ppu);
+    for label in ["failed", "failed check", "not paired"] {
+        assert!(texts.iter().any(|t| t == label), "{label}: {texts:?}");
+    }
+}
+
 /// The Chromium binary, or None (with the skip printed) when it is absent and not required.
 fn chromium() -> Option<PathBuf> {
     let found = ["chromium", "chromium-browser"].iter().find_map(|name| {

@@ -4,6 +4,7 @@
 //! `dejavu` crate through plotters' ab_glyph feature, so no system font library is needed.
 
 pub mod perf_per_usd;
+pub mod ratio_size;
 pub mod sensitivity;
 pub mod throughput;
 
@@ -36,6 +37,50 @@ pub const PALETTE: [RGBColor; 8] = [
 
 pub fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
+}
+
+/// The colour of a run, the same in every chart: its place among the report's real runs.
+pub fn run_colour(rep: &Report, run: usize) -> RGBColor {
+    let k = rep.runs[..run].iter().filter(|r| !r.simulated).count();
+    colour(k)
+}
+
+/// The one tick-label style of every axis: up to three significant digits, an SI suffix from
+/// a thousand up (1.5k, 20M, 3P), e-notation below 0.001.
+pub fn tick(v: f64) -> String {
+    if !v.is_finite() {
+        return String::new();
+    }
+    let a = v.abs();
+    if a == 0.0 {
+        return "0".into();
+    }
+    if a < 1e-3 {
+        return format!("{v:.0e}");
+    }
+    let (scaled, suffix) = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+        .iter()
+        .find(|(f, _)| a >= *f)
+        .map_or((v, ""), |(f, s)| (v / f, *s));
+    let digits = if scaled.abs() >= 100.0 {
+        0
+    } else if scaled.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let text = format!("{scaled:.digits$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    format!("{text}{suffix}")
+}
+
+/// [`tick`] as plotters' label formatter.
+pub fn tick_label(v: &f64) -> String {
+    tick(*v)
 }
 
 static FONT_ONCE: Once = Once::new();
@@ -104,6 +149,7 @@ pub fn draw_all(rep: &Report, dir: &Path) -> Result<(Vec<Drawn>, Vec<String>), B
     let (mut drawn, mut skipped) = (Vec::new(), Vec::new());
     for outcome in [
         perf_per_usd::draw(rep, dir)?,
+        ratio_size::draw(rep, dir)?,
         throughput::draw(rep, dir)?,
         sensitivity::draw(rep, dir)?,
     ] {
@@ -113,4 +159,23 @@ pub fn draw_all(rep: &Report, dir: &Path) -> Result<(Vec<Drawn>, Vec<String>), B
         }
     }
     Ok((drawn, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick;
+
+    #[test]
+    fn one_tick_style() {
+        let t: Vec<String> = [
+            0.0, 0.0005, 0.1, 0.25, 1.0, 1.3, 12.5, 250.0, 1500.0, 2e7, 3e15,
+        ]
+        .iter()
+        .map(|&v| tick(v))
+        .collect();
+        assert_eq!(
+            t,
+            ["0", "5e-4", "0.1", "0.25", "1", "1.3", "12.5", "250", "1.5k", "20M", "3P"]
+        );
+    }
 }

@@ -9,7 +9,8 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{colour, render, DrawResult, Outcome, FONT};
+use super::ratio_size::marker;
+use super::{render, run_colour, tick_label, DrawResult, Outcome, FONT};
 use crate::report::model::Report;
 
 /// Most points drawn per series (every k-th beyond that; the tables hold all).
@@ -17,7 +18,9 @@ const MAX_POINTS: usize = 1000;
 
 struct Series {
     label: String,
-    colour: usize,
+    colour: RGBColor,
+    /// The dtype's marker (the run has the colour).
+    marker: usize,
     points: Vec<(f64, f64)>,
     peak: Option<(String, f64)>,
 }
@@ -43,9 +46,8 @@ fn attention_variant(workload: &str, id: &str) -> Option<&'static str> {
 
 fn prepare(rep: &Report) -> Option<Data> {
     let mut panels: BTreeMap<String, Vec<Series>> = BTreeMap::new();
-    let mut next_colour = 0;
-    let mut colours: BTreeMap<String, usize> = BTreeMap::new();
-    for r in rep.runs.iter().filter(|r| !r.simulated) {
+    let mut markers: BTreeMap<String, usize> = BTreeMap::new();
+    for (ri, r) in rep.runs.iter().enumerate().filter(|(_, r)| !r.simulated) {
         let mut by: BTreeMap<(String, String), Vec<&crate::report::metrics::PointMetrics>> =
             BTreeMap::new();
         for m in &r.points {
@@ -63,12 +65,8 @@ fn prepare(rep: &Report) -> Option<Data> {
                 r.backend,
                 dtype
             );
-            let c = *colours
-                .entry(format!("{}|{dtype}", r.name))
-                .or_insert_with(|| {
-                    next_colour += 1;
-                    next_colour - 1
-                });
+            let next = markers.len();
+            let m = *markers.entry(dtype.clone()).or_insert(next);
             let step = ms.len().div_ceil(MAX_POINTS).max(1);
             let mut points: Vec<(f64, f64)> = ms
                 .iter()
@@ -92,7 +90,8 @@ fn prepare(rep: &Report) -> Option<Data> {
             if !points.is_empty() {
                 panels.entry(workload).or_default().push(Series {
                     label,
-                    colour: c,
+                    colour: run_colour(rep, ri),
+                    marker: m,
                     points,
                     peak,
                 });
@@ -109,16 +108,6 @@ fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo / 2.0, hi * 2.0)
 }
 
-fn tick(v: &f64) -> String {
-    if *v >= 10.0 {
-        format!("{v:.0}")
-    } else if *v >= 0.1 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.0e}")
-    }
-}
-
 fn plot<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -128,15 +117,15 @@ where
         (FONT, 22),
     )?;
     let (_, h) = root.dim_in_pixel();
-    let mut legend: Vec<(String, usize, bool)> = Vec::new();
+    let mut legend: Vec<(String, RGBColor, bool, usize)> = Vec::new();
     for (_, series) in &d.panels {
         for s in series {
             if !legend.iter().any(|l| l.0 == s.label) {
-                legend.push((s.label.clone(), s.colour, false));
+                legend.push((s.label.clone(), s.colour, false, s.marker));
             }
             if let Some((name, _)) = &s.peak {
                 if !legend.iter().any(|l| &l.0 == name) {
-                    legend.push((name.clone(), s.colour, true));
+                    legend.push((name.clone(), s.colour, true, 0));
                 }
             }
         }
@@ -164,15 +153,20 @@ where
             .y_desc("TFLOP/s per device")
             .x_labels(5)
             .y_labels(6)
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
+            .x_label_formatter(&tick_label)
+            .y_label_formatter(&tick_label)
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
             .draw()?;
         for s in series {
-            let c = colour(s.colour);
+            let c = s.colour;
+            let m = s.marker;
             chart.draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))?;
-            chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+            chart.draw_series(
+                s.points
+                    .iter()
+                    .map(|&p| EmptyElement::at(p) + marker((0, 0), m, c)),
+            )?;
             if let Some((_, peak)) = &s.peak {
                 chart.draw_series(DashedLineSeries::new(
                     [(x0, *peak), (x1, *peak)],
@@ -185,10 +179,10 @@ where
     }
     let (w, _) = bottom.dim_in_pixel();
     let col = (w / 2) as i32;
-    for (i, (label, c, dashed)) in legend.iter().enumerate() {
+    for (i, (label, c, dashed, m)) in legend.iter().enumerate() {
         let x = 40 + (i as i32 % 2) * col;
         let y = 10 + (i as i32 / 2) * 22;
-        let style = colour(*c).stroke_width(if *dashed { 2 } else { 3 });
+        let style = c.stroke_width(if *dashed { 2 } else { 3 });
         if *dashed {
             for k in 0..3 {
                 bottom.draw(&PathElement::new(
@@ -198,6 +192,7 @@ where
             }
         } else {
             bottom.draw(&PathElement::new([(x, y + 8), (x + 26, y + 8)], style))?;
+            bottom.draw(&(EmptyElement::at((x + 13, y + 8)) + marker((0, 0), *m, *c)))?;
         }
         bottom.draw(&Text::new(label.clone(), (x + 36, y), (FONT, 15)))?;
     }
