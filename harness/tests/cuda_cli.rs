@@ -5,6 +5,8 @@
 //! event-timing fallback; with the real NVRTC wheel, the probe's compile and a missing
 //! libnvrtc-builtins. Also the FLOP accounting of the points a GPU run covers.
 
+mod cuda_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -81,45 +83,6 @@ fn list_says_why_cuda_is_unavailable() {
     );
 }
 
-/// Compiles a stand-in libcuda.so.1 into `dir`: every symbol in `symbols` exists and returns
-/// CUDA_ERROR_UNKNOWN, except the ones the probe calls before it gives up. It also exports
-/// `cuGetExportTable` (returning CUDA_ERROR_NOT_SUPPORTED): the real NVRTC looks it up in a
-/// loadable libcuda during a compile and crashes when a stand-in lacks it.
-fn stub_driver(dir: &Path, symbols: &[&str], api: i32, init_rc: i32) -> Option<PathBuf> {
-    let mut c = String::from("#include <stddef.h>\n");
-    c += &format!(
-        "int cuDriverGetVersion(int *v) {{ *v = {api}; return 0; }}\n\
-         int cuInit(unsigned f) {{ (void)f; return {init_rc}; }}\n\
-         int cuDeviceGetCount(int *n) {{ *n = 1; return 0; }}\n\
-         int cuGetErrorName(int e, const char **s) {{ *s = e == 100 ? \"CUDA_ERROR_NO_DEVICE\" : \"CUDA_ERROR_UNKNOWN\"; return 0; }}\n\
-         int cuGetErrorString(int e, const char **s) {{ *s = e == 100 ? \"no CUDA-capable device is detected\" : \"unknown error\"; return 0; }}\n\
-         int cuGetExportTable(const void **t, const void *id) {{ (void)id; *t = 0; return 801; }}\n"
-    );
-    let special = [
-        "cuDriverGetVersion",
-        "cuInit",
-        "cuDeviceGetCount",
-        "cuGetErrorName",
-        "cuGetErrorString",
-        "cuGetExportTable",
-    ];
-    for s in symbols.iter().filter(|s| !special.contains(s)) {
-        c += &format!("int {s}(void) {{ return 999; }}\n");
-    }
-    let src = dir.join("stub.c");
-    std::fs::write(&src, c).unwrap();
-    let lib = dir.join("libcuda.so.1");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let ok = Command::new(cc)
-        .args(["-shared", "-fPIC", "-o"])
-        .arg(&lib)
-        .arg(&src)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    ok.then_some(lib)
-}
-
 /// A stand-in library `file` in `dir` exporting `symbols` (each returns an error code).
 fn stub_lib(dir: &Path, file: &str, symbols: &[&str]) {
     let c: String = symbols
@@ -150,7 +113,7 @@ fn run_with_stubs(
     toolkit: Option<(&[&str], &[&str])>,
 ) -> Option<(Option<i32>, String)> {
     let dir = tempfile::tempdir().unwrap();
-    stub_driver(dir.path(), symbols, api, init_rc)?;
+    cuda_support::stub_driver(dir.path(), symbols, api, init_rc)?;
     if let Some((lt, nvrtc)) = toolkit {
         stub_lib(dir.path(), "libcublasLt.so.13", lt);
         stub_lib(dir.path(), "libnvrtc.so.13", nvrtc);
@@ -302,7 +265,8 @@ fn the_probe_compiles_with_the_real_nvrtc_and_names_missing_builtins() {
     };
     let v2 = all_symbols_but(&[], &["cuEventElapsedTime_v2"]);
     let dir = tempfile::tempdir().unwrap();
-    stub_driver(dir.path(), &v2, 13000, 0).expect("cc builds the stand-in libcuda.so.1");
+    cuda_support::stub_driver(dir.path(), &v2, 13000, 0)
+        .expect("cc builds the stand-in libcuda.so.1");
     stub_lib(dir.path(), "libcublasLt.so.13", REQUIRED_CUBLASLT_SYMBOLS);
     let with_builtins = format!("{}:{}", dir.path().display(), wheel.display());
     let out = tempfile::tempdir().unwrap();

@@ -1,7 +1,9 @@
-//! scripts/gpu/verify.sh and compare_runs.py without a GPU: verify.sh's argument handling and
+//! scripts/gpu/window.sh, verify.sh and compare_runs.py without a GPU: verify.sh's argument handling and
 //! its setup errors (exit 2, one message), and compare_runs.py's ratios and target verdicts on
 //! two runs built here: a real CPU run of bench (a 64³ f32 matmul) and a copy of it relabelled
 //! as a torch run with every sample doubled — a test fixture, never written to results/.
+
+mod cuda_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -202,4 +204,94 @@ fn verify_sh_window_dry_run_prints_the_plan_and_its_estimate() {
     let o = verify(&["--dry-run", "--bench", env!("CARGO_BIN_EXE_bench")]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--dry-run goes with --window"));
+}
+
+/// window.sh end to end on a machine without a GPU: the numpy stand-in for torch
+/// (tests/fake_torch) and a stand-in libcuda.so.1 whose cuInit finds no device. Every step runs
+/// and is recorded (environment facts with bench list naming the driver's error, verify's
+/// window, ncu and compute-sanitizer skipped as not found), the run fails naming them, and the
+/// tarball holds summary.txt; bad arguments are exit 2.
+#[test]
+fn window_sh_records_every_step_and_packs_one_tarball() {
+    if !have_python() {
+        return;
+    }
+    let o = Command::new("bash")
+        .arg(repo().join("scripts/gpu/window.sh"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("usage: window.sh OUTDIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let libs = tmp.path().join("lib");
+    std::fs::create_dir(&libs).unwrap();
+    let mut symbols: Vec<&str> = backends::cuda::REQUIRED_DRIVER_SYMBOLS.to_vec();
+    symbols.push("cuEventElapsedTime_v2");
+    let Some(_) = cuda_support::stub_driver(&libs, &symbols, 13000, 100) else {
+        assert!(
+            std::env::var("BENCH_REQUIRE_CLANG").as_deref() != Ok("1"),
+            "no C compiler for the stand-in libcuda"
+        );
+        eprintln!("skipped: no C compiler (cc) for the stand-in libcuda");
+        return;
+    };
+    let out = tmp.path().join("window");
+    let o = Command::new("bash")
+        .arg(repo().join("scripts/gpu/window.sh"))
+        .arg(&out)
+        .args(["--bench", env!("CARGO_BIN_EXE_bench"), "--window", "20"])
+        .env("PYTHONPATH", repo().join("harness/tests/fake_torch"))
+        .env("LD_LIBRARY_PATH", &libs)
+        .output()
+        .unwrap();
+    let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap();
+    assert_eq!(o.status.code(), Some(1), "{summary}");
+    let line = |name: &str| {
+        summary
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {summary}"))
+            .to_string()
+    };
+    assert!(line("1 environment").contains("exit 0"), "{summary}");
+    // nothing fits a 20 s window, so verify has no runs to compare: a failure, named
+    assert!(line("2 verify --window").contains("exit 1"), "{summary}");
+    assert!(
+        summary.contains("step failed: compare_runs.py"),
+        "{summary}"
+    );
+    if std::process::Command::new("sh")
+        .args(["-c", "command -v ncu"])
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
+        assert!(line("3 ncu attention").contains("SKIPPED"), "{summary}");
+    }
+    if std::process::Command::new("sh")
+        .args(["-c", "command -v compute-sanitizer"])
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
+        assert!(line("4 memcheck quick").contains("SKIPPED"), "{summary}");
+    }
+    assert!(summary.contains("window for verify: 20s"), "{summary}");
+    let env = std::fs::read_to_string(out.join("env.txt")).unwrap();
+    assert!(
+        env.contains("--- bench list") && env.contains("CUDA_ERROR_NO_DEVICE"),
+        "{env}"
+    );
+    assert!(env.contains("torch 0.0-fake"), "{env}");
+    assert!(out.join("verify/window-plan.json").exists());
+    let t = Command::new("tar")
+        .arg("tzf")
+        .arg(tmp.path().join("window.tar.gz"))
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&t.stdout);
+    assert!(
+        listing.contains("window/summary.txt") && listing.contains("window/env.txt"),
+        "{listing}"
+    );
 }

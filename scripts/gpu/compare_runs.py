@@ -126,4 +126,11 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        rc = main(sys.argv[1:])
+    except SystemExit as e:  # unreadable or wrong input: its message, exit 2
+        if not isinstance(e.code, str):
+            raise
+        print(e.code, file=sys.stderr)
+        rc = 2
+    sys.exit(rc)
