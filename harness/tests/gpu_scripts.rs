@@ -223,6 +223,22 @@ fn window_sh_records_every_step_and_packs_one_tarball() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("usage: window.sh OUTDIR"));
     let tmp = tempfile::tempdir().unwrap();
+    let o = Command::new("bash")
+        .arg(repo().join("scripts/gpu/window.sh"))
+        .arg(tmp.path().join("dry"))
+        .args(["--bench", env!("CARGO_BIN_EXE_bench"), "--dry-run"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("of a 360 s window") && text.contains("step 01 target-matmul"),
+        "{text}"
+    );
+    assert!(
+        !tmp.path().join("dry/summary.txt").exists(),
+        "a dry run runs nothing"
+    );
     let libs = tmp.path().join("lib");
     std::fs::create_dir(&libs).unwrap();
     let mut symbols: Vec<&str> = backends::cuda::REQUIRED_DRIVER_SYMBOLS.to_vec();

@@ -3,7 +3,10 @@
 # H100/H200). Copy target/release/bench and scripts/ to the GPU machine (see the README's
 # carry-list) and run, from the folder holding them:
 #
-#   scripts/gpu/window.sh OUTDIR [--bench PATH] [--window SECONDS]
+#   scripts/gpu/window.sh OUTDIR [--bench PATH] [--window SECONDS] [--dry-run]
+#
+# --dry-run prints verify's window plan with its estimate (verify.sh --window --dry-run) and
+# runs nothing: no GPU or torch needed.
 #
 # In order, each step's output and status recorded, a failed step never stopping the rest:
 #   1. environment facts (env.txt): nvidia-smi, driver, glibc, python, torch and its CUDA and
@@ -24,11 +27,13 @@ repo="$(cd "$here/../.." && pwd)"
 out=""
 bench=""
 window=""
+dry_run=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bench) bench="$2"; shift 2 ;;
         --window) window="$2"; shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        --dry-run) dry_run=1; shift ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         -*) echo "window.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
         *) [[ -z "$out" ]] || { echo "window.sh: one OUTDIR only ('$out', '$1')" >&2; exit 2; }
            out="$1"; shift ;;
@@ -46,6 +51,9 @@ if [[ -z "$bench" ]]; then
     done
 fi
 [[ -n "$bench" && -x "$bench" ]] || { echo "window.sh: no bench binary: copy target/release/bench beside scripts/ or pass --bench PATH" >&2; exit 2; }
+if [[ $dry_run -eq 1 ]]; then
+    exec bash "$here/verify.sh" --window "$window" --dry-run --bench "$bench" --out "$out/verify"
+fi
 mkdir -p "$out" || { echo "window.sh: cannot create $out" >&2; exit 2; }
 out="$(cd "$out" && pwd)"
 summary="$out/summary.txt"
