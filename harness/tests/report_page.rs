@@ -101,6 +101,49 @@ fn markdown_opens_with_the_verdict_card_and_ends_with_provenance() {
     );
 }
 
+#[test]
+fn the_card_sums_up_the_price_scenarios_and_the_page_orders_its_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = bench()
+        .args([
+            "report",
+            "tests/fixtures/verdict/p5-bench",
+            "tests/fixtures/verdict/p5-torch",
+            "tests/fixtures/verdict/trn2",
+            "--price",
+            "trn2.48xlarge=35.76",
+            "--job",
+            "matmul=1e18",
+            "--out",
+            tmp.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let md = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
+    // Headline 4.353 at p5 on-demand $55.04 vs trn2 $35.76; the best scenario is trn2 spot
+    // ($23.06): 4.353 · 35.76 / 23.06 = 6.751; the worst p5 capacity block ($39.33):
+    // 4.353 · 39.33 / 55.04 = 3.111.
+    assert!(
+        md.contains("Over the 4 price scenarios (table below): 4 SUPPORTED; best 6.751 (trn2.48xlarge spot at $23.06/h vs p5.48xlarge on-demand at $55.04/h), worst 3.111"),
+        "{md}"
+    );
+    let at = |s: &str| md.find(s).unwrap_or_else(|| panic!("{s} in {md}"));
+    let order = [
+        at("> **SUPPORTED**"),
+        at("## Price scenarios"),
+        at("## Job costs"),
+        at("## Charts"),
+        at("## Details"),
+    ];
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+}
+
 /// The text of every `<text>` element of an SVG, trimmed.
 fn svg_texts(svg: &str) -> Vec<String> {
     svg.split("<text")

@@ -70,6 +70,53 @@ pub fn claim_sentence(c: &Comparison) -> String {
     }
 }
 
+/// How the verdict fares over every price scenario, with the best and worst ratio.
+fn scenario_line(c: &Comparison) -> Option<String> {
+    if c.scenarios.len() < 2 {
+        return None;
+    }
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for s in &c.scenarios {
+        let v = s.verdict.map_or("NO CLAIM", |v| v.name()).to_string();
+        match counts.iter_mut().find(|(k, _)| *k == v) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((v, 1)),
+        }
+    }
+    let name = |s: &super::scenarios::Scenario| {
+        format!(
+            "{} {} at {}/h vs {} {} at {}/h",
+            c.challenger_side.instance,
+            s.challenger_purchase_model,
+            usd(s.challenger_usd_per_hour),
+            c.baseline_side.instance,
+            s.baseline_purchase_model,
+            usd(s.baseline_usd_per_hour)
+        )
+    };
+    let best = c
+        .scenarios
+        .iter()
+        .max_by(|a, b| a.ratio.total_cmp(&b.ratio))?;
+    let worst = c
+        .scenarios
+        .iter()
+        .min_by(|a, b| a.ratio.total_cmp(&b.ratio))?;
+    Some(format!(
+        "Over the {} price scenarios (table below): {}; best {} ({}), worst {} ({}).",
+        c.scenarios.len(),
+        counts
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        num(best.ratio),
+        name(best),
+        num(worst.ratio),
+        name(worst)
+    ))
+}
+
 /// The card for one comparison.
 pub fn card(_rep: &Report, c: &Comparison) -> Block {
     let title = c.title.clone();
@@ -178,6 +225,9 @@ pub fn card(_rep: &Report, c: &Comparison) -> Block {
         usd(bp.usd_per_hour),
         bp.purchase_model,
     ));
+    if let Some(line) = scenario_line(c) {
+        lines.push(line);
+    }
     let ws = per_workload(c);
     let range = match (
         ws.iter().min_by(|a, b| a.1.total_cmp(&b.1)),

@@ -304,9 +304,23 @@ pub fn compose(
         },
         rep.baseline_selector, rep.challenger_selector
     )));
-    for c in &rep.comparisons {
-        out.extend(super::plans::scenarios(c));
-        out.extend(super::plans::jobs(c));
+    let scenarios: Vec<Block> = rep
+        .comparisons
+        .iter()
+        .flat_map(super::plans::scenarios)
+        .collect();
+    if !scenarios.is_empty() {
+        out.push(h(2, "Price scenarios"));
+        out.extend(scenarios);
+    }
+    let jobs: Vec<Block> = rep
+        .comparisons
+        .iter()
+        .flat_map(super::plans::jobs)
+        .collect();
+    if !jobs.is_empty() {
+        out.push(h(2, "Job costs"));
+        out.extend(jobs);
     }
     out.push(links(charts));
 
