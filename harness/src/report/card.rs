@@ -189,7 +189,10 @@ pub fn card(_rep: &Report, c: &Comparison) -> Block {
         ),
     );
     lines.push(coverage);
-    lines.push(claim_sentence(c));
+    // With no claim the reason line already says so.
+    if c.claim.is_some() || c.verdict_reason.is_none() {
+        lines.push(claim_sentence(c));
+    }
     let (cp, bp) = (&c.challenger_price, &c.baseline_price);
     let holds = match (&c.claim, c.break_even) {
         (Some(k), Some(be)) => {
@@ -216,7 +219,12 @@ pub fn card(_rep: &Report, c: &Comparison) -> Block {
         _ => String::new(),
     };
     lines.push(format!(
-        "{} does {} work per dollar than {} at {}/h ({}) against {}/h ({}){holds}.",
+        "{}{} does {} work per dollar than {} at {}/h ({}) against {}/h ({}){holds}.",
+        if c.coverage.complete() {
+            ""
+        } else {
+            "On the paired workloads only, "
+        },
         cp.instance,
         more_or_less(o.ratio),
         bp.instance,

@@ -182,7 +182,7 @@ fn block(b: &Block, svgs: &BTreeMap<String, String>, cards: &mut usize, out: &mu
             out.push_str("<p class=\"links\">Files: ");
             for (label, href) in links {
                 out.push_str(&format!(
-                    "<a href=\"{}\">{}</a>",
+                    "<a href=\"{}\">{}</a> ",
                     escape(href),
                     escape(label)
                 ));
