@@ -113,6 +113,14 @@ fn each_side_uses_its_fastest_implementation_per_point() {
         "{r} {lo} {hi}"
     );
     assert_eq!(c["verdict"], "SUPPORTED");
+    // bench as a fraction of the best on the p5: (1/2 · 8/8 · 2/4 · 10/10)^(1/4) = 0.5^(1/2)
+    let b = &c["baseline_side"];
+    assert!(close(f(&b["bench_fraction_of_best"]), 0.5f64.sqrt()));
+    assert_eq!(b["bench_fraction_points"], 4);
+    assert!(
+        c["challenger_side"]["bench_fraction_of_best"].is_null(),
+        "bench only"
+    );
     assert_eq!(c["coverage"]["workloads_paired"], 3);
     assert_eq!(c["coverage"]["workloads_total"], 3);
     let w = c["workloads"].as_array().unwrap();
@@ -298,6 +306,16 @@ fn bad_options_are_one_line_errors_with_exit_2() {
         &["--implementation nki", "bench"],
     );
     assert_one_line_error(&bad(&["--implementation", ""]), &["--implementation"]);
+    // no price for trn2: the error names its sourced rates
+    let o = bench()
+        .args(["report", &fixture("p5-bench"), &fixture("trn2"), "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_one_line_error(
+        &o,
+        &["--price trn2.48xlarge=USD", "spot us-east-2 $23.06/h"],
+    );
     // nothing was written for a refused report
     assert!(!tmp.path().join("report.json").exists());
 }

@@ -23,7 +23,7 @@ use super::parallel::{run_jobs, PairJob};
 use super::prices::{PriceTable, Priced};
 use super::resample::RankTables;
 use super::scenarios::{price_options, scenarios, sensitivity, Judging, Scenario, Sensitivity};
-use super::sides::{best_of, group, pair_sides, SideRuns};
+use super::sides::{bench_fraction_of_best, best_of, group, pair_sides, SideRuns};
 use super::verdict::{break_even, geomean, BreakEven, RatioCi, Side, Verdict, RESAMPLES};
 use super::weights::{combine, weight_of, Group, WorkloadRatio};
 
@@ -163,6 +163,10 @@ pub struct SideSummary {
     pub runs: Vec<usize>,
     /// The distinct implementations of those runs, in run order.
     pub implementations: Vec<String>,
+    /// bench's speed as a fraction of this side's best implementation (geometric mean of best
+    /// time ÷ bench time over the points bench ran), when the side has another implementation.
+    pub bench_fraction_of_best: Option<f64>,
+    pub bench_fraction_points: usize,
 }
 
 impl SideSummary {
@@ -413,6 +417,8 @@ fn side_summary(runs: &[LoadedRun], prices: &PriceTable, s: &SideRuns) -> SideSu
         backend: first.backend.kind.clone(),
         runs: s.runs.clone(),
         implementations,
+        bench_fraction_of_best: None,
+        bench_fraction_points: 0,
     }
 }
 
@@ -424,7 +430,26 @@ fn price_of(runs: &[LoadedRun], prices: &PriceTable, s: &SideRuns) -> Result<Pri
             instance: s.instance.clone(),
             origin: prices.origin.clone(),
             hint: if prices.facts(&s.instance).is_some() {
-                " (the table has its hardware facts but no on-demand price)".into()
+                let alts: Vec<String> = prices
+                    .alternatives(&s.instance)
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} {} ${}/h",
+                            r.purchase_model,
+                            r.region,
+                            r.usd_per_hour.unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                if alts.is_empty() {
+                    " (the table has its hardware facts but no on-demand price)".into()
+                } else {
+                    format!(
+                        " (the table has no on-demand price for it; its sourced rates: {}; each is a price scenario once it is priced)",
+                        alts.join(", ")
+                    )
+                }
             } else {
                 String::new()
             },
@@ -459,6 +484,17 @@ fn compare(
         &platform(&baseline_side),
     );
     let (bpts, cpts) = (best_of(runs, bs, sorted), best_of(runs, cs, sorted));
+    let mut baseline_side = baseline_side;
+    let mut challenger_side = challenger_side;
+    for (summary, side, pts) in [
+        (&mut baseline_side, bs, &bpts),
+        (&mut challenger_side, cs, &cpts),
+    ] {
+        if let Some((f, n)) = bench_fraction_of_best(runs, side, pts, sorted) {
+            summary.bench_fraction_of_best = Some(f);
+            summary.bench_fraction_points = n;
+        }
+    }
     let (picks, unpaired) = pair_sides(runs, &bpts, &cpts, &bs.instance, &cs.instance);
     tables.prepare(
         picks

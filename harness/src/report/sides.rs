@@ -146,3 +146,34 @@ pub fn pair_sides(
     }
     (pairs, unpaired)
 }
+
+/// bench's speed as a fraction of the side's best, over the points bench ran usably: the
+/// geometric mean of best median ÷ bench median (1.0: bench is the best everywhere), with the
+/// number of points. None when the side has no bench run or no other implementation.
+pub fn bench_fraction_of_best(
+    runs: &[LoadedRun],
+    side: &SideRuns,
+    points: &SidePoints,
+    sorted: &[Vec<Vec<f64>>],
+) -> Option<(f64, usize)> {
+    let is_bench = |r: usize| runs[r].run.backend.implementation == "bench";
+    if !side.runs.iter().any(|&r| !is_bench(r)) {
+        return None;
+    }
+    let mut ln_sum = 0.0;
+    let mut n = 0usize;
+    let mut seen = std::collections::HashSet::new();
+    for &r in side.runs.iter().filter(|&&r| is_bench(r)) {
+        for (i, p) in runs[r].run.points.iter().enumerate() {
+            let s = &sorted[r][i];
+            if s.is_empty() || !seen.insert(p.id.as_str()) {
+                continue;
+            }
+            if let Some(best) = points.best.get(p.id.as_str()) {
+                ln_sum += (best.median_s / median_of_sorted(s)).ln();
+                n += 1;
+            }
+        }
+    }
+    (n > 0).then(|| ((ln_sum / n as f64).exp(), n))
+}
