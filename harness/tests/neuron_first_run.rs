@@ -1,7 +1,9 @@
 //! What a first run on a Trainium instance depends on, modelled in nrt-sim and checked through
 //! the real `bench` binary: LNC derived from the runtime's core count on a simulated
 //! trn2.48xlarge (`NRT_SIM_INSTANCE`), its source recorded, chips per core following it, and
-//! a manifest compiled for another LNC refused before loading. Every result is simulated.
+//! a manifest compiled for another LNC refused before loading; implicit async execution
+//! refused; `NEURON_RT_VISIBLE_CORES` defaulted to the cores the run uses and `nrt_init` timed.
+//! Every result is simulated.
 
 mod neuron_support;
 
@@ -89,4 +91,59 @@ fn a_malformed_simulated_instance_is_a_clear_error() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("NRT_SIM_INSTANCE"), "{err}");
+}
+
+#[test]
+fn implicit_async_execution_is_refused_naming_the_variable() {
+    let fx = build(MATMUL, &[]);
+    let var = "NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS";
+    let (o, run) = run_neuron(&fx, &[], &[(var, "3")]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(var) && err.contains("enqueueing"), "{err}");
+    assert!(run.is_none_or(|r| r.points.is_empty()));
+    // 0 is synchronous: allowed, and recorded with the runtime's async capability.
+    let (o, run) = run_neuron(&fx, &[], &[(var, "0")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let extra = run.unwrap().backend.extra;
+    assert_eq!(extra[var], "0");
+    assert!(
+        extra["async_capability"].contains("runtime < 2.34"),
+        "{extra:?}"
+    );
+}
+
+#[test]
+fn visible_cores_default_to_the_run_s_and_nrt_init_is_timed() {
+    let fx = build(MATMUL, &[]);
+    let slow_init = [
+        ("NRT_SIM_CORES", "64"),
+        ("NRT_SIM_INIT_US_PER_CORE", "2000"),
+    ];
+    let (o, run) = run_neuron(&fx, &[], &slow_init);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let extra = run.unwrap().backend.extra;
+    assert!(
+        extra["NEURON_RT_VISIBLE_CORES"].starts_with("0 (set by bench"),
+        "{extra:?}"
+    );
+    assert_eq!(extra["reserved_cores"], "1");
+    let bench_set: f64 = extra["nrt_init_s"].parse().unwrap();
+    assert!(bench_set >= 0.002, "one core reset: {bench_set}");
+    // The user's own setting is kept: here all 64 cores, each reset by nrt_init.
+    let mut all = slow_init.to_vec();
+    all.push(("NEURON_RT_VISIBLE_CORES", "0-63"));
+    let (o, run) = run_neuron(&fx, &[], &all);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let extra = run.unwrap().backend.extra;
+    assert_eq!(extra["NEURON_RT_VISIBLE_CORES"], "0-63 (set by the user)");
+    assert_eq!(extra["reserved_cores"], "64");
+    let user_set: f64 = extra["nrt_init_s"].parse().unwrap();
+    assert!(user_set >= 0.128, "64 core resets: {user_set}");
+    // --cores 3 reserves exactly three.
+    let (o, run) = run_neuron(&fx, &["--cores", "3"], &slow_init);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let extra = run.unwrap().backend.extra;
+    assert!(extra["NEURON_RT_VISIBLE_CORES"].starts_with("0-2 (set by bench"));
+    assert_eq!(extra["reserved_cores"], "3");
 }

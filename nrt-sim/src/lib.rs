@@ -18,7 +18,7 @@ pub mod machine;
 pub mod standin;
 
 use std::ffi::{c_char, c_void, CStr};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,28 @@ use standin::StandIn;
 
 /// 0: never initialised, 1: live, 2: closed (nrt_init cannot run again).
 static STATE: AtomicU8 = AtomicU8::new(0);
+/// The cores `nrt_init` reserved (0 before it ran).
+static RESERVED: AtomicU32 = AtomicU32::new(0);
+
+fn spin(d: Duration) {
+    let t = Instant::now();
+    while t.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+/// The visible cores: those reserved by `nrt_init`, or before it those
+/// `NEURON_RT_VISIBLE_CORES` names (every core when unset or malformed).
+fn visible() -> u32 {
+    let total = faults::config().cores;
+    match RESERVED.load(Ordering::SeqCst) {
+        0 => std::env::var("NEURON_RT_VISIBLE_CORES")
+            .ok()
+            .and_then(|v| machine::visible_cores(&v, total).ok())
+            .unwrap_or(total),
+        n => n,
+    }
+}
 
 struct Model {
     standin: StandIn,
@@ -76,8 +98,26 @@ pub unsafe extern "C" fn nrt_init(
         log("nrt_init: framework type INVALID");
         return NRT_INVALID;
     }
+    let total = faults::config().cores;
+    let reserved = match std::env::var("NEURON_RT_VISIBLE_CORES") {
+        Ok(v) => match machine::visible_cores(&v, total) {
+            Ok(n) => n,
+            Err(e) => {
+                log(&format!("nrt_init: {e}"));
+                return NRT_INVALID;
+            }
+        },
+        Err(_) => total,
+    };
     match STATE.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst) {
-        Ok(_) => NRT_SUCCESS,
+        Ok(_) => {
+            // Each reserved core is reset and waited for.
+            spin(Duration::from_micros(
+                machine::machine().init_us_per_core * reserved as u64,
+            ));
+            RESERVED.store(reserved, Ordering::SeqCst);
+            NRT_SUCCESS
+        }
         Err(2) => {
             log("nrt_init after nrt_close: the runtime initialises once per process");
             NRT_CLOSED
@@ -144,7 +184,7 @@ pub unsafe extern "C" fn nrt_get_total_vnc_count(count: *mut u32) -> u32 {
 pub unsafe extern "C" fn nrt_get_visible_vnc_count(count: *mut u32) -> u32 {
     inject!("nrt_get_visible_vnc_count");
     // SAFETY: forwarded caller contract.
-    unsafe { write_count(count, faults::config().cores) }
+    unsafe { write_count(count, visible()) }
 }
 
 /// # Safety
@@ -162,7 +202,7 @@ pub unsafe extern "C" fn nrt_get_total_nc_count(count: *mut u32) -> u32 {
 pub unsafe extern "C" fn nrt_get_visible_nc_count(count: *mut u32) -> u32 {
     inject!("nrt_get_visible_nc_count");
     // SAFETY: forwarded caller contract.
-    unsafe { write_count(count, faults::config().cores) }
+    unsafe { write_count(count, visible()) }
 }
 
 /// # Safety
@@ -229,10 +269,10 @@ pub unsafe extern "C" fn nrt_load(
     if neff.is_null() || model.is_null() {
         return NRT_INVALID;
     }
-    if vnc >= faults::config().cores as i32 || vnc < -1 {
+    if vnc >= visible() as i32 || vnc < -1 {
         log(&format!(
             "nrt_load: NeuronCore {vnc} is not among the {} visible cores",
-            faults::config().cores
+            visible()
         ));
         return NRT_LOAD_NOT_ENOUGH_NC;
     }
@@ -417,7 +457,7 @@ pub unsafe extern "C" fn nrt_tensor_allocate(
         log("nrt_tensor_allocate: only device placement is simulated");
         return NRT_INVALID;
     }
-    if vnc < 0 || vnc >= faults::config().cores as i32 {
+    if vnc < 0 || vnc >= visible() as i32 {
         return NRT_INVALID;
     }
     let t = Box::new(Tensor {
@@ -530,11 +570,10 @@ pub unsafe extern "C" fn nrt_execute(
         return NRT_INVALID_HANDLE;
     }
     let cfg = faults::config();
-    if cfg.latency_us > 0 {
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_micros(cfg.latency_us) {
-            std::hint::spin_loop();
-        }
+    // Implicit async (runtimes before 2.34) returns once the request is queued: the caller
+    // does not wait for the device.
+    if cfg.latency_us > 0 && !machine::async_exec() {
+        spin(Duration::from_micros(cfg.latency_us));
     }
     // SAFETY: live handles per the contract.
     let (m, ins, outs) = unsafe {

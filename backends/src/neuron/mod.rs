@@ -77,6 +77,8 @@ impl NeuronBackend {
                 api.path
             )));
         }
+        let async_env = std::env::var(ASYNC_VAR).ok();
+        check_async(async_env.as_deref(), &version)?;
         let (total, visible) = runtime::core_counts(api).map_err(|e| unavailable(e.to_string()))?;
         let cores = match options.settings.get("cores") {
             None => 1,
@@ -146,6 +148,21 @@ impl NeuronBackend {
                 )));
             }
         }
+        // nrt_init reserves (and resets) every core on the host unless told otherwise.
+        let visible_env = match std::env::var(VISIBLE_VAR) {
+            Ok(v) => format!("{v} (set by the user)"),
+            Err(_) => {
+                let range = if cores == 1 {
+                    "0".to_string()
+                } else {
+                    format!("0-{}", cores - 1)
+                };
+                // Before nrt_init, on the thread opening the backend; nothing reads the
+                // environment concurrently at this point of start-up.
+                std::env::set_var(VISIBLE_VAR, &range);
+                format!("{range} (set by bench: the cores this run uses; nrt_init would otherwise reserve all {total})")
+            }
+        };
         let rt = Runtime::acquire().map_err(|e| match e {
             AcquireError::Init(e) => unavailable(e.to_string()),
             other => unavailable(other.to_string()),
@@ -171,6 +188,19 @@ impl NeuronBackend {
         extra.insert(s("total_cores"), total.to_string());
         extra.insert(s("visible_cores"), visible.to_string());
         extra.insert(s("cores_per_point"), cores.to_string());
+        extra.insert(s(VISIBLE_VAR), visible_env);
+        if let Ok((_, reserved)) = runtime::core_counts(api) {
+            extra.insert(s("reserved_cores"), reserved.to_string());
+        }
+        extra.insert(s("nrt_init_s"), format!("{:.6}", rt.init_s));
+        extra.insert(
+            s(ASYNC_VAR),
+            async_env.clone().unwrap_or_else(|| s("unset")),
+        );
+        extra.insert(
+            s("async_capability"),
+            async_capability(&version, api.explicit_async),
+        );
         extra.insert(s("lnc"), lnc.to_string());
         extra.insert(s("lnc_source"), lnc_found.source.clone());
         if !lnc_found.notes.is_empty() {
@@ -236,6 +266,41 @@ impl NeuronBackend {
             chips_per_core: chips,
         })
     }
+}
+
+const ASYNC_VAR: &str = "NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS";
+const VISIBLE_VAR: &str = "NEURON_RT_VISIBLE_CORES";
+
+/// Implicit async execution (runtimes before 2.34): `nrt_execute` returns after enqueueing,
+/// so a wall-clock sample would time the submission. Refused.
+fn check_async(value: Option<&str>, version: &runtime::Version) -> Result<(), BackendError> {
+    let Some(v) = value else { return Ok(()) };
+    let n: u64 = v.trim().parse().map_err(|_| {
+        BackendError::Config(format!(
+            "{ASYNC_VAR}={v} is not a whole number: unset it (bench times synchronous nrt_execute)"
+        ))
+    })?;
+    if n > 0 && (version.major, version.minor) < (2, 34) {
+        return Err(BackendError::Config(format!(
+            "{ASYNC_VAR}={v}: with runtime {} nrt_execute returns after enqueueing, so every sample would time the submission, not the execution; unset {ASYNC_VAR} (or set it to 0) and rerun",
+            version.number()
+        )));
+    }
+    Ok(())
+}
+
+fn async_capability(version: &runtime::Version, explicit: bool) -> String {
+    let implicit = if (version.major, version.minor) < (2, 34) {
+        "implicit async via NEURON_RT_ASYNC_EXEC_MAX_INFLIGHT_REQUESTS available (runtime < 2.34; refused by bench)"
+    } else {
+        "implicit async removed (runtime >= 2.34)"
+    };
+    let explicit = if explicit {
+        "explicit nrta_execute_schedule exported"
+    } else {
+        "no explicit async API (nrta_execute_schedule)"
+    };
+    format!("{implicit}; {explicit}; bench runs synchronous nrt_execute")
 }
 
 /// One line for `bench list`, without initialising the runtime.

@@ -13,6 +13,8 @@ use super::sys::{self, Api};
 /// The initialised runtime; dropping the last handle calls `nrt_close`.
 pub struct Runtime {
     pub api: &'static Api,
+    /// Seconds `nrt_init` took (it resets and waits for every core it reserves).
+    pub init_s: f64,
 }
 
 enum Lifecycle {
@@ -51,9 +53,11 @@ impl Runtime {
         }
         // SAFETY: nrt_init with NO_FW and two empty NUL-terminated strings, as the developer
         // guide prescribes for framework-less callers; guarded to run once per process.
+        let t = std::time::Instant::now();
         let raw = unsafe { (api.init)(sys::NRT_FRAMEWORK_TYPE_NO_FW, c"".as_ptr(), c"".as_ptr()) };
+        let init_s = t.elapsed().as_secs_f64();
         check("nrt_init", String::new, raw).map_err(AcquireError::Init)?;
-        let rt = Arc::new(Runtime { api });
+        let rt = Arc::new(Runtime { api, init_s });
         *state = Lifecycle::Live(Arc::downgrade(&rt));
         Ok(rt)
     }

@@ -5,7 +5,7 @@
 //! per process and never unloaded (its handles must outlive every caller).
 //!
 //! Optional symbols: `nrt_get_status_as_str` and `nrt_get_instance_info` (absent from
-//! 2022/2023 runtimes); the `*_vnc_count` functions fall back to the older `*_nc_count` names.
+//! 2022/2023 runtimes), `nrta_execute_schedule` (only probed, for provenance); the `*_vnc_count` functions fall back to the older `*_nc_count` names.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, c_void};
@@ -107,6 +107,9 @@ pub struct Api {
     pub execute: ExecuteFn,
     pub status_as_str: Option<StatusStrFn>,
     pub instance_info: Option<InstanceInfoFn>,
+    /// Whether the explicit async API (`nrt_async.h`, `nrta_execute_schedule`) is exported;
+    /// only recorded, bench executes synchronously.
+    pub explicit_async: bool,
 }
 
 /// Where bench looks for libnrt, in order.
@@ -206,6 +209,7 @@ fn resolve(lib: Library, path: String) -> Result<Api, String> {
         execute: sym(lib, &path, "nrt_execute")?,
         status_as_str: opt(lib, "nrt_get_status_as_str"),
         instance_info: opt(lib, "nrt_get_instance_info"),
+        explicit_async: opt::<unsafe extern "C" fn()>(lib, "nrta_execute_schedule").is_some(),
         path,
     })
 }
