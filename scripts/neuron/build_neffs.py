@@ -88,15 +88,26 @@ def lower_to_hlo(low):
         raise UsageError("JAX is needed to lower the points to HLO: pip install jax (or use --sim for nrt-sim stand-ins)")
 
     args = [jax.ShapeDtypeStruct(tuple(t.shape), lowerings.jnp_dtype(t.dtype)) for t in low.inputs]
-    lowered = jax.jit(low.fn).lower(*args)
+    # keep_unused: an argument the function ignores must still be a NEFF input, or every
+    # later inputN name shifts.
+    lowered = jax.jit(low.fn, keep_unused=True).lower(*args)
     comp = lowered.compiler_ir("hlo")
     return comp.as_serialized_hlo_module_proto(), comp.as_hlo_text()
+
+
+def jax_version():
+    """The JAX that lowers the HLO (Neuron SDK 2.30-2.32 support JAX 0.7.0-0.10.0)."""
+    try:
+        import jax
+    except ImportError:
+        return None
+    return jax.__version__
 
 
 def compiler_flags(target, lnc):
     flags = ["--framework", "XLA", "--target", target, "--auto-cast", "none"]
     if target.startswith("trn2") and lnc:
-        flags += ["--lnc", str(lnc)]
+        flags += ["--logical-nc-config", str(lnc)]  # documented spelling (alias -lnc)
     return flags
 
 
@@ -170,6 +181,7 @@ def build(a):
         "compiler": compiler,
         "compile_flags": [] if a.sim else flags,
         "simulated": bool(a.sim),
+        "jax_version": None if a.sim else jax_version(),
         "plan": {"suite": plan.get("suite"), "git_commit": plan.get("git_commit")},
         "points": {},
         "skipped": {},

@@ -98,6 +98,15 @@ def np_mlp_losses(p, inputs, steps, lr=0.01, mu=0.9, pool=4):
     return losses
 
 
+
+class KeepUnusedTest(unittest.TestCase):
+    def test_an_unused_input_stays_a_parameter(self):
+        t = lowerings.Tensor
+        low = lowerings.Lowering(lambda a, unused, b: (a + b,), [t("a", [2], "f32"), t("u", [2], "f32"), t("b", [2], "f32")], [t("out", [2], "f32")])
+        _, text = build_neffs.lower_to_hlo(low)
+        self.assertIn("parameter(2)", text)
+        self.assertIn("parameter(1)", text)
+
 class SpecsMatchTheKernelsCrate(unittest.TestCase):
     def test_input_names_and_shapes(self):
         low = lowerings.build(MATMUL, CONSTANTS)
@@ -206,12 +215,12 @@ class Script(unittest.TestCase):
         self.assertEqual(len(lines), 2)
         for line in lines:
             self.assertTrue(line.startswith("neuronx-cc compile "), line)
-            self.assertIn(" --framework XLA --target trn2 --auto-cast none --lnc 2 --output ", line)
+            self.assertIn(" --framework XLA --target trn2 --auto-cast none --logical-nc-config 2 --output ", line)
             hlo = line.split()[2]
             self.assertTrue(os.path.getsize(hlo) > 0, "the HLO the command compiles exists")
         self.assertFalse(os.path.exists(os.path.join(out, "manifest.json")))
         _, stdout, _ = run_main([self.plan, "--out", out, "--dry-run", "--target", "trn1"])
-        self.assertNotIn("--lnc", stdout)
+        self.assertNotIn("--logical-nc-config", stdout)
         self.assertIn("--target trn1", stdout)
 
     def test_sim_writes_stand_ins_and_the_manifest(self):

@@ -167,6 +167,8 @@ const FAMILIES: &[&str] = &[
     "trn2uac",
     "trn3",
     "trn3pds98",
+    // 16 and 17 are absent from the SDK 2.28 header (it ends at 15, TRN3PDS98); a
+    // third-party bindgen of the RT 2.34 headers shows TRN2EN and TRN3E: unverified.
     "trn2en",
     "trn3e",
 ];

@@ -132,7 +132,7 @@ pub fn candidates() -> Vec<String> {
 }
 
 /// What to install when no libnrt loads.
-pub const INSTALL_HINT: &str = "install the Neuron runtime (on a trn1/trn2 instance with the Neuron apt repository: sudo apt-get install aws-neuronx-dkms aws-neuronx-runtime-lib aws-neuronx-tools; the Deep Learning AMI Neuron has them) or set BENCH_LIBNRT=/path/to/libnrt.so.1 (for tests: target/release/libnrt_sim.so, the nrt-sim stand-in)";
+pub const INSTALL_HINT: &str = "install the Neuron runtime (on a trn1/trn2 instance with the Neuron apt repository: sudo apt-get install aws-neuronx-dkms aws-neuronx-collectives aws-neuronx-runtime-lib aws-neuronx-tools; the Deep Learning AMI Neuron has them) or set BENCH_LIBNRT=/path/to/libnrt.so.1 (for tests: target/release/libnrt_sim.so, the nrt-sim stand-in)";
 
 /// The process-wide libnrt, loaded at the first call.
 pub fn api() -> Result<&'static Api, String> {
