@@ -72,6 +72,37 @@ def jnp_dtype(d):
     return {"f32": jnp.float32, "bf16": jnp.bfloat16, "f16": jnp.float16, "i32": jnp.int32}[d]
 
 
+# Masked scores and reduction identities are a large finite negative, never -inf: on trn1 the
+# compiler needs --enable-saturate-infinity to keep -inf out of NaN in its matmul transposes,
+# and a finite value avoids the question (the HLO holds no inf constant; a test checks it).
+MASKED = -1e30
+
+
+def row_max(x):
+    """Max over the last axis with a finite identity (jnp.max's reduce starts from -inf)."""
+    import jax
+    import numpy as np
+
+    m = jax.lax.reduce(x, np.float32(MASKED).astype(x.dtype), jax.lax.max, (x.ndim - 1,))
+    return jax.lax.stop_gradient(m)[..., None]
+
+
+def softmax(x):
+    """Softmax over the last axis without inf constants."""
+    import jax.numpy as jnp
+
+    e = jnp.exp(x - row_max(x))
+    return e / jnp.sum(e, axis=-1, keepdims=True)
+
+
+def logsumexp(x):
+    """log(sum(exp(x))) over the last axis without inf constants."""
+    import jax.numpy as jnp
+
+    m = row_max(x)
+    return (m + jnp.log(jnp.sum(jnp.exp(x - m), axis=-1, keepdims=True)))[..., 0]
+
+
 def plan_tensors(point, key):
     """The point's "inputs" or "outputs" from the plan, as Tensors."""
     return [Tensor(t["name"], list(t["shape"]), t["dtype"]) for t in point[key]]
@@ -113,8 +144,8 @@ def attention(point, _c):
         if causal:
             n = q.shape[2]
             mask = jnp.tril(jnp.ones((n, n), dtype=bool))
-            s = jnp.where(mask, s, -jnp.inf)
-        w = jax.nn.softmax(s, axis=-1)
+            s = jnp.where(mask, s, MASKED)
+        w = softmax(s)
         o = jnp.einsum("bhqk,bhkd->bhqd", w.astype(q.dtype), v, preferred_element_type=jnp.float32)
         return (o.astype(jnp_dtype(d)),)
 
@@ -140,7 +171,7 @@ def mlp_loss(params, xb, yb, layers, classes):
     for i in range(layers):
         h = jax.nn.relu(h @ params[2 * i] + params[2 * i + 1])
     logits = (h @ params[2 * layers] + params[2 * layers + 1]).astype(jnp.float32)
-    lse = jax.nn.logsumexp(logits, axis=-1)
+    lse = logsumexp(logits)
     picked = jnp.take_along_axis(logits, yb[:, None], axis=-1)[:, 0]
     return jnp.mean(lse - picked)
 
@@ -212,14 +243,14 @@ def gpt_loss(params, ids, targets, p, ln_eps):
         qkv = (mm(ln(x, ln1_g, ln1_b), w_qkv) + b_qkv).reshape(b, t, 3, h, hd)
         q, k, v = (qkv[:, :, i].transpose(0, 2, 1, 3) for i in range(3))
         s = jnp.einsum("bhqd,bhkd->bhqk", q, k, preferred_element_type=f32) / jnp.sqrt(f32(hd))
-        w = jax.nn.softmax(jnp.where(mask, s, -jnp.inf), axis=-1).astype(dt)
+        w = softmax(jnp.where(mask, s, MASKED)).astype(dt)
         att = jnp.einsum("bhqk,bhkd->bhqd", w, v, preferred_element_type=f32).astype(dt)
         x = x + mm(att.transpose(0, 2, 1, 3).reshape(b * t, d), w_o) + b_o
         u = mm(ln(x, ln2_g, ln2_b), w_fc) + b_fc
         x = x + mm(jax.nn.gelu(u, approximate=True), w_proj) + b_proj
     xf = ln(x, params[-2], params[-1])
     logits = jnp.matmul(xf, wte.T, preferred_element_type=f32)
-    lse = jax.nn.logsumexp(logits, axis=-1)
+    lse = logsumexp(logits)
     picked = jnp.take_along_axis(logits, targets.reshape(-1, 1), axis=-1)[:, 0]
     return jnp.mean(lse - picked)
 

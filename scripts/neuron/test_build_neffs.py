@@ -107,6 +107,14 @@ class KeepUnusedTest(unittest.TestCase):
         self.assertIn("parameter(2)", text)
         self.assertIn("parameter(1)", text)
 
+
+class NoInfinity(unittest.TestCase):
+    def test_no_lowering_has_an_inf_constant(self):
+        for p in [ATTN, ATTN_FULL, MLP]:
+            _, text = build_neffs.lower_to_hlo(lowerings.build(p, CONSTANTS))
+            bad = [l for l in text.splitlines() if "constant(" in l and "inf" in l]
+            self.assertEqual(bad, [], p["id"])
+
 class SpecsMatchTheKernelsCrate(unittest.TestCase):
     def test_input_names_and_shapes(self):
         low = lowerings.build(MATMUL, CONSTANTS)

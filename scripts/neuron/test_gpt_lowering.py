@@ -79,6 +79,13 @@ class GptLowering(unittest.TestCase):
         c = self.plan["constants"]["train-gpt"]
         self.assertEqual((c["lr"], c["beta1"], c["beta2"], c["weight_decay"]), (1e-3, 0.9, 0.95, 0.01))
 
+    def test_the_step_hlo_has_no_inf_constant(self):
+        import build_neffs
+
+        (p,) = self.plan["points"]
+        _, text = build_neffs.lower_to_hlo(lowerings.build(p, self.plan["constants"]))
+        self.assertEqual([l for l in text.splitlines() if "constant(" in l and "inf" in l], [])
+
     def test_jax_step_reproduces_the_f64_trajectory(self):
         (p,) = self.plan["points"]
         low = lowerings.build(p, self.plan["constants"])
