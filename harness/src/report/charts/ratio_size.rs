@@ -4,7 +4,7 @@
 //! that drifts with size says the verdict depends on the mix of sizes. Colours are the
 //! challenger runs' (the same in every chart); dtypes differ by marker.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::error::Error;
 use std::path::Path;
 
@@ -13,6 +13,9 @@ use plotters::prelude::*;
 
 use super::{render, run_colour, tick_label, DrawResult, Outcome, FONT};
 use crate::report::model::Report;
+
+/// Most sizes drawn per series.
+const MAX_POINTS: usize = 200;
 
 /// (FLOP per iteration, ratio, CI low, CI high) of one paired point.
 type SizePoint = (f64, f64, f64, f64);
@@ -46,16 +49,22 @@ fn variant(workload: &str, id: &str, dtype: &str) -> String {
 
 fn prepare(rep: &Report) -> Option<Data> {
     let mut panels: BTreeMap<String, Vec<Series>> = BTreeMap::new();
+    // FLOP per iteration of every usable point, by (run, point id).
+    let flops_of: HashMap<(&str, &str), f64> = rep
+        .runs
+        .iter()
+        .flat_map(|r| {
+            r.points
+                .iter()
+                .map(move |m| ((r.name.as_str(), m.id.as_str()), m.flops))
+        })
+        .collect();
     for c in rep.comparisons.iter().filter(|c| c.overall.is_some()) {
         let mut by: BTreeMap<(String, String), Vec<SizePoint>> = BTreeMap::new();
         for p in &c.pairs {
-            let flops = rep
-                .runs
-                .iter()
-                .filter(|r| r.name == p.baseline_run)
-                .flat_map(|r| r.points.iter())
-                .find(|m| m.id == p.point_id)
-                .map(|m| m.flops);
+            let flops = flops_of
+                .get(&(p.baseline_run.as_str(), p.point_id.as_str()))
+                .copied();
             let Some(flops) = flops.filter(|f| *f > 0.0) else {
                 continue;
             };
@@ -70,6 +79,9 @@ fn prepare(rep: &Report) -> Option<Data> {
         for ((workload, key), mut points) in by {
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
             points.dedup_by(|a, b| a.0 == b.0);
+            // Every k-th size beyond MAX_POINTS (the tables and CSV hold all).
+            let step = points.len().div_ceil(MAX_POINTS).max(1);
+            let points: Vec<SizePoint> = points.into_iter().step_by(step).collect();
             let next = markers.len();
             let marker = *markers.entry(key.clone()).or_insert(next);
             panels.entry(workload).or_default().push(Series {
