@@ -377,7 +377,7 @@ fn unknown_workload(option: &'static str, w: &str, known: &[String]) -> ModelErr
     for k in kernels::WorkloadKind::ALL {
         insert_workload(&mut names, k.name());
     }
-    let near = closest(w, names.iter().map(String::as_str), 2);
+    let near = closest(w, names.iter().map(String::as_str).filter(|n| *n != w), 2);
     ModelError::UnknownWorkload {
         option,
         workload: w.to_string(),
