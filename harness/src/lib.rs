@@ -22,3 +22,4 @@ pub mod store;
 pub mod suite;
 pub mod table;
 pub mod validate;
+pub mod watchdog;

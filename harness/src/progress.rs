@@ -49,6 +49,14 @@ impl Progress {
         }
     }
 
+    /// The terminal bar, for a thread that must clear it (the interrupt watchdog).
+    pub fn bar(&self) -> Option<ProgressBar> {
+        match self {
+            Progress::Bar(b) => Some(b.clone()),
+            Progress::Lines { .. } => None,
+        }
+    }
+
     pub fn finish(&self) {
         if let Progress::Bar(b) = self {
             b.finish_and_clear();

@@ -12,10 +12,11 @@ use crate::cli::RunArgs;
 use crate::dump::Dumper;
 use crate::interrupt::{self, Signal};
 use crate::progress::Progress;
-use crate::runner::{execute_point, MeasureConfig, PointContext};
+use crate::runner::{blank_record, execute_point, MeasureConfig, PointContext};
 use crate::schema::{BackendInfo, Interruption, Resume, RunFile, Status, INTERRUPTED, SCHEMA};
 use crate::store::RunWriter;
 use crate::suite::Suite;
+use crate::watchdog::Watchdog;
 use crate::{clock, provenance, resume, table};
 
 /// How a run ended, when it ran to the end or a signal stopped it.
@@ -216,6 +217,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let mut dumper = args.dump.as_deref().map(Dumper::new).transpose()?;
 
     let mut progress = Progress::new(todo.len());
+    let watchdog = Watchdog::start(writer.file(), progress.bar());
     let stop = || interrupt::requested().is_some();
     let mut stopped: Option<(anyhow::Error, bool)> = None;
     for (seq, point) in todo.iter().enumerate() {
@@ -224,6 +226,10 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         }
         progress.start(&point.id());
         let id = point.id();
+        let mut abandoned = blank_record(point, backend.devices_used(point));
+        abandoned.status = Status::Failed;
+        abandoned.reason = Some(INTERRUPTED.into());
+        watchdog.set_in_flight(Some(abandoned));
         let mut hook = |inputs: &[kernels::HostTensor],
                         produced: Option<&kernels::Produced>,
                         expected: &kernels::Expected| {
@@ -238,7 +244,10 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             init_s,
             on_checked: Some(&mut hook),
         };
-        let rec = match execute_point(backend.as_mut(), point, &mut ctx) {
+        let rec = execute_point(backend.as_mut(), point, &mut ctx);
+        // Before the record is pushed: the watchdog must never overwrite a finished point.
+        watchdog.set_in_flight(None);
+        let rec = match rec {
             Ok(rec) => rec,
             Err(e) => {
                 stopped = Some((e.context(format!("point {id}")), true));
@@ -252,6 +261,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             break;
         }
     }
+    watchdog.settle();
     progress.finish();
     let file = writer.file();
     if let Some((e, backend_error)) = stopped {

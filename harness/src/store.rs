@@ -7,6 +7,7 @@
 use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use anyhow::{Context, Result};
 
@@ -16,6 +17,15 @@ use crate::schema::{PointRecord, RunFile};
 pub struct RunWriter {
     dir: PathBuf,
     run: RunFile,
+}
+
+/// Held while run.json is rewritten, so that the interrupt watchdog (watchdog.rs), which may
+/// write the file from another thread and then end the process, never races a flush.
+static RUN_FILE_LOCK: Mutex<()> = Mutex::new(());
+
+/// Takes the run-file lock (a poisoned lock is still a lock: the file is only ever renamed).
+pub fn run_file_lock() -> MutexGuard<'static, ()> {
+    RUN_FILE_LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Run directories tried before giving up: `<name>`, `<name>-2`, ...
@@ -116,6 +126,7 @@ impl RunWriter {
     }
 
     fn flush(&self) -> Result<()> {
+        let _lock = run_file_lock();
         write_json_atomic(&self.file(), &self.run)
     }
 }

@@ -3,7 +3,8 @@
 //! `interrupted` (which `--resume` runs again), and clear the progress bar on a terminal (a
 //! pseudo-terminal from util-linux `script`); a full disk (a small tmpfs, mounted here as root)
 //! while writing run.json stops the run with exit 2 naming the file and leaves the previous
-//! run.json intact.
+//! run.json intact. A point busy where nothing polls the signal is stopped by the watchdog
+//! (watchdog.rs) after its grace period.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -283,4 +284,44 @@ fn a_full_disk_while_writing_run_json_keeps_the_previous_file_and_exits_2_naming
         !dir.join("run.json.tmp").exists(),
         "the temporary file is removed"
     );
+}
+
+/// A point whose f64 reference and first bf16 step take tens of seconds on a 2-core CPU
+/// (nothing polls the signal flag there): the watchdog records it interrupted within its
+/// grace period and the process exits 143, with the point and the signal in run.json.
+#[test]
+fn a_point_busy_where_nothing_polls_is_stopped_by_the_watchdog() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("runs");
+    let mut child = bench()
+        .args(["--out", out.to_str().unwrap(), "--instance", "x"])
+        .args(["--workload", "train-mlp", "--dtype", "bf16"])
+        .args(["--param", "layers=4", "--param", "width=1024"])
+        .args(["--param", "batch=512", "--param", "classes=1000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_points(&out, 0, &mut child);
+    std::thread::sleep(Duration::from_millis(500));
+    signal(child.id(), "TERM");
+    let (status, took) = wait_at_most(&mut child, Duration::from_secs(8));
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(143), "{}", stderr(&o));
+    assert!(
+        took >= Duration::from_millis(1500),
+        "the grace period was kept: {took:?}"
+    );
+    assert!(
+        stderr(&o).contains("recorded as interrupted"),
+        "{}",
+        stderr(&o)
+    );
+    let run = read_run(&run_dir(&out).unwrap()).unwrap();
+    assert_eq!(run.points.len(), 1);
+    assert_eq!(run.points[0].status, Status::Failed);
+    assert_eq!(run.points[0].reason.as_deref(), Some("interrupted"));
+    let i = run.interrupted.expect("the signal is recorded");
+    assert_eq!(i.signal, "SIGTERM");
+    assert_eq!(i.point.as_deref(), Some(run.points[0].id.as_str()));
 }
