@@ -3,6 +3,9 @@
 //! harness calls it) against back-to-back raw `nrt_execute` calls on the same model and tensor
 //! sets, in alternating rounds of the same run. The NEFF is a 1×1×1 matmul stand-in, so the
 //! simulator's own work is as small as it gets and the difference is the Rust layer's cost.
+//! Then the `--cores N` per-sample cost at N = 1, 8 and 64 (nrt-sim with 64 cores): the old
+//! way (N threads spawned inside every sample) against `Prepared::run`'s persistent per-core
+//! threads released by a barrier, alternating in the same run.
 //! Run: `cargo bench -p backends --bench neuron_overhead`. Goal: < 5 µs per execute.
 
 use std::collections::BTreeMap;
@@ -31,6 +34,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 fn main() {
     std::env::set_var("BENCH_LIBNRT", libnrt_sim());
+    std::env::set_var("NRT_SIM_CORES", "64");
     let dir = std::env::temp_dir().join(format!("bench-neuron-overhead-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let io = |name: &str, neff: &str, shape: &str| {
@@ -96,5 +100,48 @@ fn main() {
     );
     drop(prepared);
     drop(raw);
+    for n in [1usize, 8, 64] {
+        let build = || -> Vec<CoreCopy> {
+            (0..n)
+                .map(|v| {
+                    CoreCopy::build(&rt, &neff, "mm.neff", entry, &inputs, v as i32, true).unwrap()
+                })
+                .collect()
+        };
+        let mut spawned = build();
+        let mut persistent: Box<dyn Prepared> = Box::new(NeuronPoint::new(build(), entry));
+        let samples = (20_000 / n).max(300);
+        let (mut before, mut after) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            let t = Instant::now();
+            for _ in 0..samples {
+                // Before: N threads spawned and joined inside every sample.
+                std::thread::scope(|s| {
+                    let hs: Vec<_> = spawned
+                        .iter_mut()
+                        .map(|c| {
+                            s.spawn(move || {
+                                let c: &mut CoreCopy = c;
+                                c.execute(0)
+                            })
+                        })
+                        .collect();
+                    for h in hs {
+                        h.join().unwrap().unwrap();
+                    }
+                });
+            }
+            before.push(t.elapsed().as_secs_f64() / samples as f64 * 1e6);
+            let t = Instant::now();
+            for _ in 0..samples {
+                persistent.run().unwrap();
+            }
+            after.push(t.elapsed().as_secs_f64() / samples as f64 * 1e6);
+        }
+        let (b, a) = (median(&mut before), median(&mut after));
+        println!(
+            "--cores {n}: per sample, threads spawned per sample {b:.1} µs, persistent threads + barrier {a:.1} µs (median of 5 rounds of {samples})"
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

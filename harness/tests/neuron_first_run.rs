@@ -147,3 +147,52 @@ fn visible_cores_default_to_the_run_s_and_nrt_init_is_timed() {
     assert!(extra["NEURON_RT_VISIBLE_CORES"].starts_with("0-2 (set by bench"));
     assert_eq!(extra["reserved_cores"], "3");
 }
+
+#[test]
+fn eight_cores_run_on_persistent_threads_and_train() {
+    let sel = [
+        "--workload",
+        "matmul,train-mlp",
+        "--dtype",
+        "f32",
+        "--param",
+        "m=16",
+        "--param",
+        "width=16",
+    ];
+    let fx = build(&sel, &[]);
+    let (o, run) = run_neuron(&fx, &["--cores", "8"], &[("NRT_SIM_CORES", "8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = run.unwrap();
+    assert!(!run.points.is_empty());
+    for p in &run.points {
+        assert_eq!(p.status, Status::Ok, "{}: {:?}", p.id, p.reason);
+        assert_eq!(p.devices_used, 2.0, "eight LNC=2 cores are two chips");
+        assert!(p.timer.as_deref().unwrap().starts_with("wall-per-core"));
+        if let Some(t) = &p.train {
+            assert!(t.losses.len() >= t.checked_steps + 3);
+        }
+    }
+    // An execute failing on one worker's core fails the point, and the run goes on.
+    let (o, run) = run_neuron(
+        &fx,
+        &["--cores", "8"],
+        &[
+            ("NRT_SIM_CORES", "8"),
+            ("NRT_SIM_FAIL", "nrt_execute:5:NRT_EXEC_NC_BUSY"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let run = run.unwrap();
+    let failed: Vec<_> = run
+        .points
+        .iter()
+        .filter(|p| p.status == Status::Failed)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("NRT_EXEC_NC_BUSY"));
+}

@@ -1,12 +1,14 @@
 //! A prepared Neuron point: the NEFF loaded on each of `--cores` NeuronCores, its tensors
 //! allocated on the device and the inputs written once, then `run` = one synchronous
-//! `nrt_execute` per copy (all copies at once, one thread each). A training entry ping-pongs
+//! `nrt_execute` per copy (all copies at once: copy 0 on the caller, the others on persistent threads started at prepare and released by a barrier each sample). A training entry ping-pongs
 //! two tensor sets: step t reads parameters and optimiser state from set t%2 and writes them
 //! into the other, so the loop really trains; the 4-byte loss is read after every step (inside
 //! the timed iteration) so `train.losses` holds the whole trajectory. Outputs of inference
 //! points are read only when the harness asks for them (the check), never while timing.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use kernels::{HostTensor, Produced};
@@ -27,8 +29,89 @@ pub struct CoreCopy {
     pub watched: Vec<Arc<Tensor>>,
 }
 
+/// Copies 1.. of a `--cores N` point, each driven by its own thread, started once at
+/// prepare and released together by a barrier for every sample (copy 0 runs on the caller).
+struct Workers {
+    shared: Arc<Shared>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+struct Shared {
+    start: Barrier,
+    done: Barrier,
+    phase: AtomicUsize,
+    stop: AtomicBool,
+    /// Each worker's result for the current sample.
+    results: Vec<Mutex<Result<(), BackendError>>>,
+}
+
+impl Workers {
+    fn spawn(copies: Vec<CoreCopy>) -> Workers {
+        let n = copies.len();
+        let shared = Arc::new(Shared {
+            start: Barrier::new(n + 1),
+            done: Barrier::new(n + 1),
+            phase: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            results: (0..n).map(|_| Mutex::new(Ok(()))).collect(),
+        });
+        let handles = copies
+            .into_iter()
+            .enumerate()
+            .map(|(i, copy)| {
+                let sh = shared.clone();
+                std::thread::spawn(move || loop {
+                    sh.start.wait();
+                    if sh.stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let phase = sh.phase.load(Ordering::SeqCst);
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        copy.execute(phase)
+                    }))
+                    .unwrap_or_else(|_| Err(point_err("an execution thread panicked")));
+                    *sh.results[i].lock().unwrap_or_else(|p| p.into_inner()) = r;
+                    sh.done.wait();
+                })
+            })
+            .collect();
+        Workers { shared, handles }
+    }
+
+    /// Releases every worker on `phase`, runs `own` meanwhile, and waits for all.
+    fn run(
+        &self,
+        phase: usize,
+        own: impl FnOnce() -> Result<(), BackendError>,
+    ) -> Result<(), BackendError> {
+        self.shared.phase.store(phase, Ordering::SeqCst);
+        self.shared.start.wait();
+        let mine = own();
+        self.shared.done.wait();
+        mine?;
+        for r in &self.shared.results {
+            let r = std::mem::replace(&mut *r.lock().unwrap_or_else(|p| p.into_inner()), Ok(()));
+            r?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.start.wait();
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
 pub struct NeuronPoint {
+    /// Copy 0, run on the caller's thread; the check and the losses read it.
     pub copies: Vec<CoreCopy>,
+    workers: Option<Workers>,
+    n: usize,
     phase: usize,
     training: bool,
     watched_dtype: Dtype,
@@ -182,14 +265,18 @@ impl CoreCopy {
         })
     }
 
-    fn execute(&self, phase: usize) -> Result<(), BackendError> {
+    /// One synchronous `nrt_execute` of `phase`'s tensor sets.
+    pub fn execute(&self, phase: usize) -> Result<(), BackendError> {
         let (i, o) = &self.phases[phase];
         self.model.execute(i, o).map_err(point_err)
     }
 }
 
 impl NeuronPoint {
-    pub fn new(copies: Vec<CoreCopy>, entry: &Entry) -> NeuronPoint {
+    pub fn new(mut copies: Vec<CoreCopy>, entry: &Entry) -> NeuronPoint {
+        let n = copies.len();
+        let rest = copies.split_off(n.min(1));
+        let workers = (!rest.is_empty()).then(|| Workers::spawn(rest));
         let watched = entry
             .check
             .as_deref()
@@ -197,6 +284,8 @@ impl NeuronPoint {
             .unwrap_or_default();
         NeuronPoint {
             copies,
+            workers,
+            n,
             phase: 0,
             training: entry.is_training(),
             watched_dtype: entry
@@ -217,30 +306,20 @@ impl NeuronPoint {
 impl Prepared for NeuronPoint {
     fn run(&mut self) -> Result<Option<f64>, BackendError> {
         let phase = self.phase;
-        let n = self.copies.len();
-        let amortised = if n == 1 {
-            self.copies[0].execute(phase)?;
-            None
-        } else {
-            let t = Instant::now();
-            let results: Vec<Result<(), BackendError>> = std::thread::scope(|s| {
-                let handles: Vec<_> = self
-                    .copies
-                    .iter_mut()
-                    .map(|c| s.spawn(move || c.execute(phase)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err(point_err("an execution thread panicked")))
-                    })
-                    .collect()
-            });
-            let wall = t.elapsed().as_secs_f64();
-            results.into_iter().collect::<Result<Vec<_>, _>>()?;
-            // N copies did N iterations' work in `wall`: time per iteration across the cores.
-            Some(wall / n as f64)
+        let n = self.n;
+        let amortised = match &self.workers {
+            None => {
+                self.copies[0].execute(phase)?;
+                None
+            }
+            Some(w) => {
+                let own = &self.copies[0];
+                let t = Instant::now();
+                w.run(phase, || own.execute(phase))?;
+                let wall = t.elapsed().as_secs_f64();
+                // N copies did N iterations' work in `wall`: time per iteration across the cores.
+                Some(wall / n as f64)
+            }
         };
         if self.training {
             let loss = self.read_watched(phase)?;
@@ -259,7 +338,7 @@ impl Prepared for NeuronPoint {
     }
 
     fn timer(&self) -> &'static str {
-        if self.copies.len() > 1 {
+        if self.n > 1 {
             "wall-per-core (all --cores copies timed together, divided by the copy count)"
         } else {
             "wall"
