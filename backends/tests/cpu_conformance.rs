@@ -46,6 +46,21 @@ fn points() -> Vec<Point> {
             ],
             d,
         ));
+        let model = [("d_model", 16), ("layers", 2), ("heads", 2), ("vocab", 29)];
+        let with = |rest: &[(&'static str, u64)]| -> Vec<(&'static str, u64)> {
+            model.iter().chain(rest).copied().collect()
+        };
+        v.push(point(
+            WorkloadKind::Prefill,
+            &with(&[("batch", 3), ("prompt", 40)]),
+            d,
+        ));
+        // context 300 > the 251-row pool: positions wrap onto repeated rows
+        v.push(point(
+            WorkloadKind::Decode,
+            &with(&[("batch", 3), ("context", 300)]),
+            d,
+        ));
     }
     v
 }

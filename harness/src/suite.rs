@@ -8,6 +8,28 @@ use std::str::FromStr;
 
 use kernels::{DType, Point, PointError, WorkloadKind};
 
+/// Decoder shapes of the inference workloads: (d_model, layers, heads, vocab).
+type Shape = (u64, u64, u64, u64);
+/// Quick: train-gpt's quick model.
+const TINY: Shape = (64, 2, 4, 256);
+/// GPT-2 small's blocks with a 32768 vocabulary: 110M parameters.
+const GPT_110M: Shape = (768, 12, 12, 32768);
+/// d_model 2048, 16 layers (Llama-3.2-1B's width and depth): 0.87B parameters; its decode KV
+/// cache at batch 64 and context 8192 is 69 GB in bf16, one 80 GB device with the weights.
+const CLASS_1B: Shape = (2048, 16, 16, 32768);
+
+/// A prefill or decode grid: the decoder's shape, then `rest`.
+fn decoder(kind: WorkloadKind, m: Shape, rest: &[(&str, &[u64])], dtypes: &[&str]) -> Grid {
+    let shape: [(&str, &[u64]); 4] = [
+        ("d_model", &[m.0]),
+        ("layers", &[m.1]),
+        ("heads", &[m.2]),
+        ("vocab", &[m.3]),
+    ];
+    let values: Vec<(&str, &[u64])> = shape.into_iter().chain(rest.iter().copied()).collect();
+    Grid::new(kind, &values, dtypes)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Suite {
     Quick,
@@ -29,8 +51,8 @@ impl Suite {
     pub fn summary(self) -> &'static str {
         match self {
             Suite::Quick => "every workload at 2-3 small sizes; under a minute on a 2-core CPU",
-            Suite::Standard => "sizes that fill one accelerator (matmul to 16384, attention s to 8192, MLP width to 8192, GPT 42M-110M parameters)",
-            Suite::Full => "sweeps over powers of two for every workload and dtype",
+            Suite::Standard => "sizes that fill one accelerator (matmul to 16384, attention s to 8192, MLP width to 8192, GPT 42M-110M parameters; prefill and decode on 110M and 0.87B decoders, batch 1-64, context 512-8192)",
+            Suite::Full => "sweeps over powers of two for every workload and dtype (decode: batch 1-64 by context 512-8192)",
         }
     }
 
@@ -99,6 +121,18 @@ impl Suite {
                     ],
                     &["f32"],
                 ),
+                decoder(
+                    Prefill,
+                    TINY,
+                    &[("batch", &[4]), ("prompt", &[32, 128])],
+                    &["f32"],
+                ),
+                decoder(
+                    Decode,
+                    TINY,
+                    &[("batch", &[1, 8]), ("context", &[128])],
+                    &["f32", "bf16"],
+                ),
             ],
             Suite::Standard => vec![
                 g(
@@ -163,6 +197,30 @@ impl Suite {
                     ],
                     &["bf16"],
                 ),
+                decoder(
+                    Prefill,
+                    GPT_110M,
+                    &[("batch", &[1, 8]), ("prompt", &[512, 2048])],
+                    &["bf16"],
+                ),
+                decoder(
+                    Prefill,
+                    CLASS_1B,
+                    &[("batch", &[1, 8]), ("prompt", &[512, 2048])],
+                    &["bf16"],
+                ),
+                decoder(
+                    Decode,
+                    GPT_110M,
+                    &[("batch", &[1, 8, 64]), ("context", &[512, 2048, 8192])],
+                    &["bf16"],
+                ),
+                decoder(
+                    Decode,
+                    CLASS_1B,
+                    &[("batch", &[1, 8, 64]), ("context", &[512, 8192])],
+                    &["bf16"],
+                ),
             ],
             Suite::Full => vec![
                 g(
@@ -210,6 +268,36 @@ impl Suite {
                         ("seq", &[1024, 2048]),
                         ("vocab", &[32768]),
                         ("batch", &[8]),
+                    ],
+                    &["bf16"],
+                ),
+                decoder(
+                    Prefill,
+                    GPT_110M,
+                    &[("batch", &[1, 4, 16]), ("prompt", &[128, 512, 2048, 8192])],
+                    &["bf16"],
+                ),
+                decoder(
+                    Prefill,
+                    CLASS_1B,
+                    &[("batch", &[1, 4, 16]), ("prompt", &[128, 512, 2048])],
+                    &["bf16"],
+                ),
+                decoder(
+                    Decode,
+                    GPT_110M,
+                    &[
+                        ("batch", &[1, 2, 4, 8, 16, 32, 64]),
+                        ("context", &[512, 1024, 2048, 4096, 8192]),
+                    ],
+                    &["bf16"],
+                ),
+                decoder(
+                    Decode,
+                    CLASS_1B,
+                    &[
+                        ("batch", &[1, 2, 4, 8, 16, 32, 64]),
+                        ("context", &[512, 2048, 8192]),
                     ],
                     &["bf16"],
                 ),

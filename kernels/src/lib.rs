@@ -1,7 +1,8 @@
 //! What is computed: every workload the harness measures, declared once.
 //!
-//! Each workload (matmul, attention, train-mlp) has typed parameters, analytic FLOP and byte
-//! counts, seeded random inputs (never zeros), an f64 reference and a dtype-aware tolerance.
+//! Each workload (matmul, attention, train-mlp, train-gpt, prefill, decode) has typed
+//! parameters, analytic FLOP and byte counts, seeded random inputs (never zeros), an f64
+//! reference and a dtype-aware tolerance.
 //! Backends read the inputs from here and the harness checks their outputs against the
 //! references from here, so every backend is judged by the same yardstick. No I/O, no unsafe.
 #![forbid(unsafe_code)]

@@ -10,6 +10,7 @@ use crate::attention::Attention;
 use crate::check::{check_losses, check_output, CheckResult, Reference};
 use crate::dtype::DType;
 use crate::gpt::TrainGpt;
+use crate::infer::{Decode, Decoder, Prefill};
 use crate::matmul::Matmul;
 use crate::mlp::TrainMlp;
 use crate::tensor::{HostTensor, TensorSpec};
@@ -21,14 +22,18 @@ pub enum WorkloadKind {
     Attention,
     TrainMlp,
     TrainGpt,
+    Prefill,
+    Decode,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 4] = [
+    pub const ALL: [WorkloadKind; 6] = [
         WorkloadKind::Matmul,
         WorkloadKind::Attention,
         WorkloadKind::TrainMlp,
         WorkloadKind::TrainGpt,
+        WorkloadKind::Prefill,
+        WorkloadKind::Decode,
     ];
 
     pub fn name(self) -> &'static str {
@@ -37,6 +42,8 @@ impl WorkloadKind {
             WorkloadKind::Attention => "attention",
             WorkloadKind::TrainMlp => "train-mlp",
             WorkloadKind::TrainGpt => "train-gpt",
+            WorkloadKind::Prefill => "prefill",
+            WorkloadKind::Decode => "decode",
         }
     }
 
@@ -47,6 +54,8 @@ impl WorkloadKind {
             WorkloadKind::Attention => Attention::KEYS,
             WorkloadKind::TrainMlp => TrainMlp::KEYS,
             WorkloadKind::TrainGpt => TrainGpt::KEYS,
+            WorkloadKind::Prefill => Prefill::KEYS,
+            WorkloadKind::Decode => Decode::KEYS,
         }
     }
 
@@ -62,6 +71,12 @@ impl WorkloadKind {
             }
             WorkloadKind::TrainGpt => {
                 "one AdamW step of a decoder-only transformer; FLOPs/token = 6·N + 12·layers·d_model·seq"
+            }
+            WorkloadKind::Prefill => {
+                "train-gpt's decoder over batch prompts, writing the KV cache; items: input tokens"
+            }
+            WorkloadKind::Decode => {
+                "one generation step over a KV cache of context positions; items: output tokens"
             }
         }
     }
@@ -94,12 +109,14 @@ pub enum Workload {
     Attention(Attention),
     TrainMlp(TrainMlp),
     TrainGpt(TrainGpt),
+    Prefill(Prefill),
+    Decode(Decode),
 }
 
 /// Problems building a point from user-supplied values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PointError {
-    #[error("unknown workload '{0}': use one of matmul, attention, train-mlp, train-gpt")]
+    #[error("unknown workload '{0}': use one of matmul, attention, train-mlp, train-gpt, prefill, decode")]
     UnknownWorkload(String),
     #[error("workload {workload} has no parameter '{key}': its parameters are {valid}")]
     UnknownParam {
@@ -167,6 +184,23 @@ impl Point {
             range(key, v, v <= 1 << 20, "must be at most 1048576")?;
             Ok(v)
         };
+        let decoder = || -> Result<Decoder, PointError> {
+            let (d_model, heads, vocab) =
+                (positive("d_model")?, positive("heads")?, positive("vocab")?);
+            range("heads", heads, d_model % heads == 0, "must divide d_model")?;
+            range(
+                "vocab",
+                vocab,
+                (2..=1 << 24).contains(&vocab),
+                "must be between 2 and 16777216",
+            )?;
+            Ok(Decoder {
+                d_model,
+                layers: positive("layers")?,
+                heads,
+                vocab,
+            })
+        };
         let workload = match kind {
             WorkloadKind::Matmul => Workload::Matmul(Matmul {
                 m: positive("m")?,
@@ -213,6 +247,16 @@ impl Point {
                     batch: positive("batch")?,
                 })
             }
+            WorkloadKind::Prefill => Workload::Prefill(Prefill {
+                model: decoder()?,
+                batch: positive("batch")?,
+                prompt: positive("prompt")?,
+            }),
+            WorkloadKind::Decode => Workload::Decode(Decode {
+                model: decoder()?,
+                batch: positive("batch")?,
+                context: positive("context")?,
+            }),
         };
         Ok(Point { workload, dtype })
     }
@@ -223,6 +267,8 @@ impl Point {
             Workload::Attention(_) => WorkloadKind::Attention,
             Workload::TrainMlp(_) => WorkloadKind::TrainMlp,
             Workload::TrainGpt(_) => WorkloadKind::TrainGpt,
+            Workload::Prefill(_) => WorkloadKind::Prefill,
+            Workload::Decode(_) => WorkloadKind::Decode,
         }
     }
 
@@ -251,6 +297,16 @@ impl Point {
                 ("vocab", p.vocab),
                 ("batch", p.batch),
             ],
+            Workload::Prefill(p) => {
+                let mut v = decoder_params(&p.model);
+                v.extend([("batch", p.batch), ("prompt", p.prompt)]);
+                v
+            }
+            Workload::Decode(p) => {
+                let mut v = decoder_params(&p.model);
+                v.extend([("batch", p.batch), ("context", p.context)]);
+                v
+            }
         }
     }
 
@@ -271,6 +327,8 @@ impl Point {
             Workload::Attention(p) => p.flops(),
             Workload::TrainMlp(p) => p.flops(),
             Workload::TrainGpt(p) => p.flops(),
+            Workload::Prefill(p) => p.flops(),
+            Workload::Decode(p) => p.flops(),
         }
     }
 
@@ -281,6 +339,8 @@ impl Point {
             Workload::Attention(p) => p.bytes(self.dtype),
             Workload::TrainMlp(p) => p.bytes(self.dtype),
             Workload::TrainGpt(p) => p.bytes(self.dtype),
+            Workload::Prefill(p) => p.bytes(self.dtype),
+            Workload::Decode(p) => p.bytes(self.dtype),
         }
     }
 
@@ -291,6 +351,8 @@ impl Point {
             Workload::Attention(p) => (p.tokens(), "tokens"),
             Workload::TrainMlp(p) => (p.batch as f64, "samples"),
             Workload::TrainGpt(p) => (p.tokens_per_step(), "tokens"),
+            Workload::Prefill(p) => (p.tokens(), "tokens"),
+            Workload::Decode(p) => (p.batch as f64, "tokens"),
         }
     }
 
@@ -301,6 +363,8 @@ impl Point {
             Workload::Attention(p) => p.inputs(self.dtype, seed),
             Workload::TrainMlp(p) => p.inputs(self.dtype, seed),
             Workload::TrainGpt(p) => p.inputs(self.dtype, seed),
+            Workload::Prefill(p) => p.inputs(self.dtype, seed),
+            Workload::Decode(p) => p.inputs(self.dtype, seed),
         }
     }
 
@@ -311,6 +375,8 @@ impl Point {
             Workload::Attention(p) => p.input_specs(self.dtype),
             Workload::TrainMlp(p) => p.input_specs(self.dtype),
             Workload::TrainGpt(p) => p.input_specs(self.dtype),
+            Workload::Prefill(p) => p.input_specs(self.dtype),
+            Workload::Decode(p) => p.input_specs(self.dtype),
         }
     }
 
@@ -321,14 +387,19 @@ impl Point {
             Workload::Attention(p) => p.output_specs(self.dtype),
             Workload::TrainMlp(p) => p.output_specs(self.dtype),
             Workload::TrainGpt(p) => p.output_specs(self.dtype),
+            Workload::Prefill(p) => p.output_specs(self.dtype),
+            Workload::Decode(p) => p.output_specs(self.dtype),
         }
     }
 
-    /// Steps a training point replays for its check (0 for other workloads).
+    /// Iterations the gate runs before reading the output: a training point's replayed steps,
+    /// decode's [`crate::infer::DECODE_CHECK_STEPS`] (the second step attends over the first
+    /// one's append); 0 for the rest (the gate runs one iteration).
     pub fn check_steps(&self) -> usize {
         match self.workload {
             Workload::TrainMlp(p) => p.check_steps(),
             Workload::TrainGpt(p) => p.check_steps(),
+            Workload::Decode(_) => crate::infer::DECODE_CHECK_STEPS,
             _ => 0,
         }
     }
@@ -339,6 +410,8 @@ impl Point {
             Workload::Attention(_) => Attention::tolerance(self.dtype),
             Workload::TrainMlp(_) => TrainMlp::tolerance(self.dtype),
             Workload::TrainGpt(_) => TrainGpt::tolerance(self.dtype),
+            Workload::Prefill(_) => Prefill::tolerance(self.dtype),
+            Workload::Decode(_) => Decode::tolerance(self.dtype),
         }
     }
 
@@ -353,6 +426,8 @@ impl Point {
                 inputs,
                 p.check_steps(),
             )),
+            Workload::Prefill(p) => Expected::Tensor(p.reference(inputs)),
+            Workload::Decode(p) => Expected::Tensor(p.reference(inputs)),
         }
     }
 
@@ -364,6 +439,15 @@ impl Point {
             _ => None,
         }
     }
+}
+
+fn decoder_params(m: &Decoder) -> Vec<(&'static str, u64)> {
+    vec![
+        ("d_model", m.d_model),
+        ("layers", m.layers),
+        ("heads", m.heads),
+        ("vocab", m.vocab),
+    ]
 }
 
 /// What a correct backend must produce.
@@ -421,6 +505,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a.id(), "attention/b=1,h=2,s=3,d=4,causal=1/f16");
+        let kv = [
+            ("vocab", 5),
+            ("context", 9),
+            ("d_model", 8),
+            ("layers", 1),
+            ("heads", 2),
+            ("batch", 2),
+        ];
+        let d = Point::new(WorkloadKind::Decode, &params(&kv), DType::Bf16).unwrap();
+        assert_eq!(
+            d.id(),
+            "decode/d_model=8,layers=1,heads=2,vocab=5,batch=2,context=9/bf16"
+        );
+        assert_eq!(d.check_steps(), crate::infer::DECODE_CHECK_STEPS);
+        assert_eq!(d.items(), (2.0, "tokens"));
+        let mut bad = params(&kv);
+        bad.insert("heads".into(), 3);
+        let e = Point::new(WorkloadKind::Decode, &bad, DType::Bf16).unwrap_err();
+        assert!(e.to_string().contains("heads=3"), "{e}");
     }
 
     #[test]
@@ -470,6 +573,28 @@ mod tests {
                     ("seq", 3),
                     ("vocab", 5),
                     ("batch", 2),
+                ],
+            ),
+            (
+                WorkloadKind::Prefill,
+                &[
+                    ("d_model", 8),
+                    ("layers", 1),
+                    ("heads", 2),
+                    ("vocab", 5),
+                    ("batch", 2),
+                    ("prompt", 3),
+                ],
+            ),
+            (
+                WorkloadKind::Decode,
+                &[
+                    ("d_model", 8),
+                    ("layers", 1),
+                    ("heads", 2),
+                    ("vocab", 5),
+                    ("batch", 2),
+                    ("context", 4),
                 ],
             ),
         ];

@@ -5,10 +5,13 @@
 
 mod attention;
 mod blas;
+mod decode;
+mod decoder;
 mod gpt;
 mod inject;
 mod matmul;
 mod mlp;
+mod prefill;
 
 use std::collections::BTreeMap;
 
@@ -123,6 +126,8 @@ impl Backend for CpuBackend {
             }
             Workload::TrainMlp(p) => Box::new(mlp::CandleMlp::new(p, point.dtype, inputs)?),
             Workload::TrainGpt(p) => Box::new(gpt::CandleGpt::new(p, point.dtype, inputs)?),
+            Workload::Prefill(p) => Box::new(prefill::CandlePrefill::new(p, point.dtype, inputs)?),
+            Workload::Decode(p) => Box::new(decode::CandleDecode::new(p, point.dtype, inputs)?),
         };
         Ok(match self.inject {
             Some(fault) => Box::new(inject::Faulty {

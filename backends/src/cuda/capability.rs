@@ -57,6 +57,10 @@ pub fn supports_on(cc: (i32, i32), point: &Point) -> Result<(), String> {
                 "train-gpt on cuda (bf16 conversions in its kernels)",
             ),
         },
+        Workload::Prefill(_) | Workload::Decode(_) => Err(format!(
+            "{} has no cuda implementation yet (issue 16)",
+            point.kind()
+        )),
     }
 }
 

@@ -95,6 +95,8 @@ impl Backend for CudaBackend {
             Workload::Attention(_) => Some(ModuleKind::Attention),
             Workload::TrainMlp(_) => Some(ModuleKind::Mlp),
             Workload::TrainGpt(_) => Some(ModuleKind::Gpt),
+            // refused by supports_on above
+            Workload::Prefill(_) | Workload::Decode(_) => None,
         };
         let (kernels, compile_s) = match module {
             Some(kind) => self.modules.get(&self.dev.gpu, kind)?,
@@ -124,6 +126,12 @@ impl Backend for CudaBackend {
                 bind::gpt::GpuGpt::new(dev, kernels, p, dt, inputs)?,
                 compile_s,
             )?,
+            Workload::Prefill(_) | Workload::Decode(_) => {
+                return Err(BackendError::Point(format!(
+                    "{} has no cuda implementation yet",
+                    point.kind()
+                )))
+            }
         };
         // Make sure uploads are done before the gate and timing start.
         dev.gpu.sync()?;

@@ -35,6 +35,9 @@ pub fn launches(point: &Point, sms: u32) -> Result<Vec<Launch>, String> {
                 .flat_map(|op| gpt_launch::launches(op, &dm, dt, sms, 0, &|_| 0))
                 .collect()
         }
+        Workload::Prefill(_) | Workload::Decode(_) => {
+            return Err(format!("{} has no GPU step yet", point.kind()))
+        }
     })
 }
 
