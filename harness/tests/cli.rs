@@ -58,7 +58,7 @@ fn quick_suite_subset_runs_and_records_everything() {
     assert!(!runf.harness.git_commit.is_empty());
     let workloads: std::collections::BTreeSet<&str> =
         runf.points.iter().map(|p| p.workload.as_str()).collect();
-    assert_eq!(workloads.len(), 4, "{workloads:?}");
+    assert_eq!(workloads.len(), 6, "{workloads:?}");
     for p in &runf.points {
         assert_eq!(p.status, Status::Ok, "{}: {:?}", p.id, p.reason);
         let c = p.check.as_ref().unwrap();

@@ -166,6 +166,12 @@ fn quick_suite_runs_end_to_end_on_nrt_sim() {
     .unwrap();
     let mut ran = 0;
     for p in &run.points {
+        if matches!(p.workload.as_str(), "prefill" | "decode") {
+            // No Neuron lowering of prefill/decode yet: recorded as skipped with a reason.
+            assert_eq!(p.status, Status::Skipped, "{}: {:?}", p.id, p.reason);
+            assert!(p.reason.as_deref().is_some_and(|r| !r.is_empty()));
+            continue;
+        }
         assert!(
             manifest["points"].get(&p.id).is_some(),
             "{} has no NEFF in the manifest",
@@ -186,9 +192,17 @@ fn quick_suite_runs_end_to_end_on_nrt_sim() {
             assert!(t.losses.iter().all(|l| l.is_finite()));
         }
     }
-    let workloads: std::collections::BTreeSet<&str> =
-        run.points.iter().map(|p| p.workload.as_str()).collect();
-    assert_eq!(workloads.len(), 4, "{workloads:?}");
+    let workloads: std::collections::BTreeSet<&str> = run
+        .points
+        .iter()
+        .filter(|p| p.status == Status::Ok)
+        .map(|p| p.workload.as_str())
+        .collect();
+    assert_eq!(
+        workloads.len(),
+        4,
+        "the four lowered workloads ran: {workloads:?}"
+    );
     assert!(ran >= 15, "every point of the quick suite ran: {ran}");
 }
 

@@ -69,6 +69,8 @@ DTYPE_BYTES = {"f32": 4, "tf32": 4, "bf16": 2, "f16": 2, "fp8_e4m3": 1}
 FULL_CHECK_MACS = 1 << 27
 WORKLOADS = ("matmul", "attention", "train-mlp", "train-gpt", "prefill", "decode")
 INFER = ("prefill", "decode")  # scripts/gpu/torch_infer.py
+for _w in INFER:
+    TOLERANCE[_w] = torch_infer.TOLERANCE  # kernels/src/infer.rs logits_tolerance
 
 # train-gpt constants: kernels/src/gpt.rs.
 GPT_LR = 1e-3

@@ -83,6 +83,14 @@ fn threads() -> usize {
     candle_core::utils::get_num_threads()
 }
 
+/// MemAvailable from /proc/meminfo, in bytes.
+fn mem_available() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024.0)
+}
+
 /// The CPU model from /proc/cpuinfo, or the architecture when it cannot be read.
 pub fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
@@ -103,11 +111,26 @@ impl Backend for CpuBackend {
 
     fn supports(&self, point: &Point) -> Result<(), String> {
         match point.dtype {
-            DType::F32 | DType::Bf16 | DType::F16 => Ok(()),
-            other => Err(format!(
+            DType::F32 | DType::Bf16 | DType::F16 => {}
+            other => {
+                return Err(format!(
                 "the cpu backend has no {other} arithmetic (tf32 and fp8 are GPU/accelerator dtypes)"
-            )),
+            ))
+            }
         }
+        if let Workload::Decode(p) = point.workload {
+            let need = p.cache_bytes(point.dtype);
+            if let Some(have) = mem_available() {
+                if need > 0.5 * have {
+                    return Err(format!(
+                        "decode's KV cache needs {:.1} GB, more than half the {:.1} GB this host has available",
+                        need / 1e9,
+                        have / 1e9
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn prepare<'a>(
