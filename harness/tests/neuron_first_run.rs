@@ -8,7 +8,10 @@
 mod neuron_support;
 
 use harness::schema::Status;
-use neuron_support::{build, run_neuron, stderr, MATMUL};
+use neuron_support::{build, run_neuron, stderr};
+
+/// One small f32 matmul point.
+const MATMUL: &[&str] = &["--workload", "matmul", "--dtype", "f32", "--param", "m=16"];
 
 const TRN2_48XL: (&str, &str) = ("NRT_SIM_INSTANCE", "trn2.48xlarge");
 

@@ -4,70 +4,11 @@
 //! outputs, a corrupt NEFF and manifest, a missing library, `--cores`, and where simulated
 //! results go. Every result here is simulated; nothing is a Trainium figure.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod neuron_support;
 
-use harness::schema::{read_run, RunFile, Status};
+use harness::schema::{read_run, Status};
+use neuron_support::{bench, build as build_with, run_neuron, stderr, Fixture, FAST};
 
-/// libnrt_sim.so from this build (the harness dev-dependency builds it next to the tests).
-fn libnrt_sim() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap().to_path_buf();
-    let profile = deps.parent().unwrap().to_path_buf();
-    let target = profile.parent().unwrap().to_path_buf();
-    let candidates = [
-        deps.join("libnrt_sim.so"),
-        profile.join("libnrt_sim.so"),
-        target.join("release/libnrt_sim.so"),
-        target.join("debug/libnrt_sim.so"),
-    ];
-    candidates
-        .iter()
-        .filter(|p| p.exists())
-        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!("libnrt_sim.so not built; looked at {candidates:?}: run cargo build -p nrt-sim")
-        })
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn bench(envs: &[(&str, &str)]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bench"));
-    c.env_remove("RUST_BACKTRACE");
-    for v in [
-        "NRT_SIM_FAIL",
-        "NRT_SIM_NAN",
-        "NRT_SIM_LATENCY_US",
-        "NRT_SIM_CORES",
-    ] {
-        c.env_remove(v);
-    }
-    c.env("BENCH_LIBNRT", libnrt_sim());
-    for (k, v) in envs {
-        c.env(k, v);
-    }
-    c
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-const FAST: &[&str] = &[
-    "--budget",
-    "0.02",
-    "--warmup",
-    "0.005",
-    "--min-samples",
-    "3",
-];
 const SMALL: &[&str] = &[
     "--workload",
     "matmul,attention,train-mlp",
@@ -81,66 +22,9 @@ const SMALL: &[&str] = &[
     "width=16",
 ];
 
-/// A temp dir with plan.json and stand-in NEFFs in `neffs/` for `selection`.
-struct Fixture {
-    tmp: tempfile::TempDir,
-    selection: Vec<String>,
-}
-
-impl Fixture {
-    fn path(&self) -> &Path {
-        self.tmp.path()
-    }
-}
-
+/// Plans `selection` and builds its stand-ins with plain `build_neffs.py --sim`.
 fn build(selection: &[&str]) -> Fixture {
-    let tmp = tempfile::tempdir().unwrap();
-    let plan = tmp.path().join("plan.json");
-    let mut args = vec!["plan", "--backend", "neuron", "--suite", "quick", "--out"];
-    args.push(plan.to_str().unwrap());
-    args.extend_from_slice(selection);
-    let o = bench(&[]).args(&args).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "bench plan: {}", stderr(&o));
-    let o = Command::new("python3")
-        .arg(repo().join("scripts/neuron/build_neffs.py"))
-        .arg(&plan)
-        .arg("--out")
-        .arg(tmp.path().join("neffs"))
-        .arg("--sim")
-        .output()
-        .expect("python3 runs build_neffs.py");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "build_neffs.py --sim: {}",
-        stderr(&o)
-    );
-    Fixture {
-        tmp,
-        selection: selection.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
-fn run_neuron(fx: &Fixture, extra: &[&str], envs: &[(&str, &str)]) -> (Output, Option<RunFile>) {
-    let tmp = fx.path();
-    let out = tmp.join("runs");
-    let _ = std::fs::remove_dir_all(&out);
-    let mut args = vec!["--backend", "neuron", "--neff-dir"];
-    let neffs = tmp.join("neffs");
-    args.push(neffs.to_str().unwrap());
-    args.extend_from_slice(&["--out", out.to_str().unwrap()]);
-    args.extend_from_slice(FAST);
-    args.extend_from_slice(extra);
-    let o = bench(envs)
-        .args(&args)
-        .args(&fx.selection)
-        .output()
-        .unwrap();
-    let run = std::fs::read_dir(&out)
-        .ok()
-        .and_then(|mut d| d.next())
-        .map(|e| read_run(&e.unwrap().path()).unwrap());
-    (o, run)
+    build_with(selection, &[])
 }
 
 #[test]

@@ -66,9 +66,6 @@ pub const FAST: &[&str] = &[
     "3",
 ];
 
-/// One small f32 matmul point.
-pub const MATMUL: &[&str] = &["--workload", "matmul", "--dtype", "f32", "--param", "m=16"];
-
 /// A temp dir with plan.json and stand-in NEFFs in `neffs/` for `selection`.
 pub struct Fixture {
     pub tmp: tempfile::TempDir,
