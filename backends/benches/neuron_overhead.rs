@@ -71,7 +71,7 @@ fn main() {
     // Two copies of the same point: one driven raw, one through the Rust path.
     let raw = CoreCopy::build(&rt, &neff, "mm.neff", entry, &inputs, 0, true).unwrap();
     let copy = CoreCopy::build(&rt, &neff, "mm.neff", entry, &inputs, 0, true).unwrap();
-    let mut prepared: Box<dyn Prepared> = Box::new(NeuronPoint::new(vec![copy], entry));
+    let mut prepared: Box<dyn Prepared> = Box::new(NeuronPoint::new(vec![copy], entry, None));
 
     const N: usize = 200_000;
     let (mut raws, mut rusts) = (Vec::new(), Vec::new());
@@ -109,7 +109,7 @@ fn main() {
                 .collect()
         };
         let mut spawned = build();
-        let mut persistent: Box<dyn Prepared> = Box::new(NeuronPoint::new(build(), entry));
+        let mut persistent: Box<dyn Prepared> = Box::new(NeuronPoint::new(build(), entry, None));
         let samples = (20_000 / n).max(300);
         let (mut before, mut after) = (Vec::new(), Vec::new());
         for _ in 0..5 {

@@ -125,6 +125,13 @@ pub trait Prepared {
         "wall"
     }
 
+    /// The last `run`'s host wall time as the backend measured it (apart from its own timing
+    /// bookkeeping), when it keeps one beside the device time `run` returned; the harness
+    /// records these in `samples_wall_s`.
+    fn wall_s(&self) -> Option<f64> {
+        None
+    }
+
     fn one_off(&self) -> OneOff {
         OneOff::default()
     }

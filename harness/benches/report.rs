@@ -58,6 +58,7 @@ fn synthetic(kind: &str, instance: &str, tflops: f64, seed: u64) -> RunFile {
                 }),
                 timer: Some("wall".into()),
                 samples_s: samples,
+                samples_wall_s: Vec::new(),
                 stats: Some(Stats {
                     n: SAMPLES,
                     median_s: med,

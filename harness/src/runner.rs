@@ -44,6 +44,9 @@ impl Default for MeasureConfig {
 #[derive(Debug, Clone)]
 pub struct Measurement {
     pub samples: Vec<f64>,
+    /// Each sample's host wall time, where the backend kept one beside its own device time
+    /// (empty otherwise).
+    pub samples_wall: Vec<f64>,
     pub warmup_iters: usize,
     pub target_met: bool,
     /// `stop` said to stop before the rule held (a signal): the samples are incomplete.
@@ -65,6 +68,7 @@ pub fn measure_until(
     let mut warmup_iters = 0;
     let interrupted = |samples: Vec<f64>, warmup_iters| Measurement {
         samples,
+        samples_wall: Vec::new(),
         warmup_iters,
         target_met: false,
         interrupted: true,
@@ -78,6 +82,7 @@ pub fn measure_until(
     }
     let sampling = Instant::now();
     let mut samples = Vec::with_capacity(cfg.min_samples.max(64));
+    let mut samples_wall = Vec::new();
     let mut next_check = cfg.min_samples.max(2);
     let mut target_met = false;
     loop {
@@ -88,6 +93,11 @@ pub fn measure_until(
         let device = prep.run()?;
         let wall = t0.elapsed().as_secs_f64();
         samples.push(device.unwrap_or(wall));
+        if device.is_some() {
+            if let Some(w) = prep.wall_s() {
+                samples_wall.push(w);
+            }
+        }
         let n = samples.len();
         if n >= cfg.max_samples {
             break;
@@ -104,8 +114,13 @@ pub fn measure_until(
             break;
         }
     }
+    // Kept only when every sample has its wall time.
+    if samples_wall.len() != samples.len() {
+        samples_wall.clear();
+    }
     Ok(Measurement {
         samples,
+        samples_wall,
         warmup_iters,
         target_met,
         interrupted: false,
@@ -221,6 +236,7 @@ pub fn execute_point(
         outliers: s.outliers,
     });
     rec.samples_s = m.samples;
+    rec.samples_wall_s = m.samples_wall;
     rec.status = Status::Ok;
     if !m.target_met {
         rec.reason = Some(format!(
@@ -296,6 +312,7 @@ pub fn blank_record(point: &Point, devices_used: f64) -> PointRecord {
         check: None,
         timer: None,
         samples_s: Vec::new(),
+        samples_wall_s: Vec::new(),
         stats: None,
         throughput: None,
         one_off_s: OneOffS::default(),
@@ -391,5 +408,65 @@ mod tests {
         assert!(m.interrupted && !m.target_met, "{m:?}");
         assert_eq!(m.warmup_iters, 1);
         assert_eq!(m.samples.len(), 24, "asked before each iteration");
+    }
+
+    /// A backend that times itself on the device and keeps the wall time beside it.
+    struct DeviceAndWall {
+        runs: usize,
+        wall: bool,
+    }
+    impl Prepared for DeviceAndWall {
+        fn run(&mut self) -> Result<Option<f64>, BackendError> {
+            self.runs += 1;
+            Ok(Some(2e-4))
+        }
+        fn output(&mut self) -> Result<Produced, BackendError> {
+            Ok(Produced::Tensor(vec![]))
+        }
+        fn wall_s(&self) -> Option<f64> {
+            // One sample in 10 lacks its wall time when `wall` is false.
+            (self.wall || self.runs % 10 != 3).then_some(5e-4 + self.runs as f64 * 1e-9)
+        }
+    }
+
+    #[test]
+    fn wall_times_kept_beside_device_times_only_when_every_sample_has_one() {
+        let cfg = MeasureConfig {
+            warmup_s: 0.0,
+            ..Default::default()
+        };
+        let mut p = DeviceAndWall {
+            runs: 0,
+            wall: true,
+        };
+        let m = measure(&mut p, &cfg).unwrap();
+        assert_eq!(m.samples_wall.len(), m.samples.len());
+        assert!(m.samples.iter().all(|&s| s == 2e-4));
+        // Sample k (from 0) is run k + 2 (after the warm-up).
+        for (k, &w) in m.samples_wall.iter().enumerate() {
+            assert_eq!(w, 5e-4 + (k + 2) as f64 * 1e-9);
+        }
+        let mut p = DeviceAndWall {
+            runs: 0,
+            wall: false,
+        };
+        let m = measure(&mut p, &cfg).unwrap();
+        assert!(!m.samples.is_empty());
+        assert!(
+            m.samples_wall.is_empty(),
+            "a partial wall series is dropped"
+        );
+        let m = measure(
+            &mut Spin {
+                secs: 1e-3,
+                runs: 0,
+            },
+            &cfg,
+        )
+        .unwrap();
+        assert!(
+            m.samples_wall.is_empty(),
+            "no wall series unless the backend keeps one"
+        );
     }
 }

@@ -122,6 +122,10 @@ pub struct PointRecord {
     pub timer: Option<String>,
     #[serde(default)]
     pub samples_s: Vec<f64>,
+    /// The host wall time of each sample, where `samples_s` are the backend's own device
+    /// times (timer `nrt_sys_trace`); absent otherwise, and in files from before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples_wall_s: Vec<f64>,
     #[serde(default)]
     pub stats: Option<Stats>,
     #[serde(default)]

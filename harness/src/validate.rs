@@ -163,6 +163,9 @@ fn check_point(i: usize, p: &PointRecord) -> Result<(), Invalid> {
     for (j, &s) in p.samples_s.iter().enumerate() {
         c.num(&format!("samples_s[{j}]"), s, SECONDS)?;
     }
+    for (j, &s) in p.samples_wall_s.iter().enumerate() {
+        c.num(&format!("samples_wall_s[{j}]"), s, SECONDS)?;
+    }
     if let Some(s) = &p.stats {
         c.count("stats.n", s.n)?;
         c.num("stats.median_s", s.median_s, SECONDS)?;

@@ -3,7 +3,8 @@
 //! without Trainium. It exports the libnrt entry points bench uses with the same C signatures,
 //! loads the stand-in NEFFs that `scripts/neuron/build_neffs.py --sim` writes (see
 //! [`standin`]), computes them on the CPU ([`compute`]), plays the instance it is told to be
-//! ([`machine`]) and injects faults on request ([`faults`]). Its runtime version says "nrt-sim
+//! ([`machine`]), injects faults on request ([`faults`]) and, with a simulated device time,
+//! serves the system-trace subset bench times with ([`trace`]). Its runtime version says "nrt-sim
 //! ... SIMULATED", and bench marks every run through it `simulated: true`: nothing measured
 //! here is a Trainium figure.
 //!
@@ -16,6 +17,7 @@ pub mod compute;
 pub mod faults;
 pub mod machine;
 pub mod standin;
+pub mod trace;
 
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
@@ -52,6 +54,8 @@ fn visible() -> u32 {
 
 struct Model {
     standin: StandIn,
+    /// The NeuronCore it was loaded on (the trace's `nc_idx`).
+    vnc: i32,
 }
 
 struct Tensor {
@@ -91,7 +95,10 @@ pub unsafe extern "C" fn nrt_init(
     _fal_version: *const c_char,
 ) -> u32 {
     inject!("nrt_init");
-    if faults::config().error.is_some() || machine::machine().error.is_some() {
+    if faults::config().error.is_some()
+        || machine::machine().error.is_some()
+        || trace::config_error().is_some()
+    {
         return NRT_INVALID;
     }
     if framework == 0 {
@@ -280,7 +287,7 @@ pub unsafe extern "C" fn nrt_load(
     let bytes = unsafe { std::slice::from_raw_parts(neff as *const u8, size) };
     match StandIn::parse(bytes) {
         Ok(standin) => {
-            let m = Box::new(Model { standin });
+            let m = Box::new(Model { standin, vnc });
             // SAFETY: `model` is non-null and writable per the contract.
             unsafe { *model = Box::into_raw(m) as *mut c_void };
             NRT_SUCCESS
@@ -583,6 +590,10 @@ pub unsafe extern "C" fn nrt_execute(
             &*(output_set as *const TensorSet),
         )
     };
+    // The simulated device time (NRT_SIM_DEVICE_US), traced while a system trace runs.
+    if !machine::async_exec() {
+        trace::device_phase(m.vnc);
+    }
     let s = &m.standin;
     let mut inputs = Vec::with_capacity(s.inputs.len());
     for spec in &s.inputs {

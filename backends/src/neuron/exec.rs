@@ -5,6 +5,8 @@
 //! into the other, so the loop really trains; the 4-byte loss is read after every step (inside
 //! the timed iteration) so `train.losses` holds the whole trajectory. Outputs of inference
 //! points are read only when the harness asks for them (the check), never while timing.
+//! With the run's system trace ([`super::trace`]) `run` returns each sample's device time and
+//! keeps its wall time (taken before the trace fetch) for `samples_wall_s`.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -18,6 +20,7 @@ use super::manifest::{Entry, Init, Io};
 use super::model::{Model, TensorInfo};
 use super::runtime::Runtime;
 use super::tensor::{Tensor, TensorSet};
+use super::trace::{self, Tracer};
 use crate::{BackendError, OneOff, Prepared};
 
 /// One copy of the point on one NeuronCore.
@@ -117,6 +120,9 @@ pub struct NeuronPoint {
     watched_dtype: Dtype,
     losses: Vec<f64>,
     compile_s: Option<f64>,
+    /// The run's system trace: samples are device time, the wall time kept beside them.
+    trace: Option<Arc<Tracer>>,
+    last_wall: Option<f64>,
 }
 
 fn point_err(e: impl std::fmt::Display) -> BackendError {
@@ -273,7 +279,15 @@ impl CoreCopy {
 }
 
 impl NeuronPoint {
-    pub fn new(mut copies: Vec<CoreCopy>, entry: &Entry) -> NeuronPoint {
+    pub fn new(
+        mut copies: Vec<CoreCopy>,
+        entry: &Entry,
+        trace: Option<Arc<Tracer>>,
+    ) -> NeuronPoint {
+        if let Some(t) = &trace {
+            // Drop what earlier points left; a fetch that fails here fails the first sample.
+            let _ = t.fetch();
+        }
         let n = copies.len();
         let rest = copies.split_off(n.min(1));
         let workers = (!rest.is_empty()).then(|| Workers::spawn(rest));
@@ -294,6 +308,8 @@ impl NeuronPoint {
                 .unwrap_or(Dtype::F32),
             losses: Vec::new(),
             compile_s: entry.compile_s,
+            trace,
+            last_wall: None,
         }
     }
 
@@ -307,6 +323,7 @@ impl Prepared for NeuronPoint {
     fn run(&mut self) -> Result<Option<f64>, BackendError> {
         let phase = self.phase;
         let n = self.n;
+        let t0 = Instant::now();
         let amortised = match &self.workers {
             None => {
                 self.copies[0].execute(phase)?;
@@ -327,7 +344,18 @@ impl Prepared for NeuronPoint {
                 .push(loss.first().copied().unwrap_or(f32::NAN) as f64);
         }
         self.phase = (phase + 1) % self.copies[0].phases.len();
-        Ok(amortised)
+        let Some(tracer) = &self.trace else {
+            return Ok(amortised);
+        };
+        // The wall time the wall timer would have taken, before the trace's own fetch.
+        self.last_wall = Some(amortised.unwrap_or_else(|| t0.elapsed().as_secs_f64()));
+        let device = tracer.sample(n).map_err(point_err)?;
+        // As on the wall clock, N copies did N iterations' work: the slowest one's time ÷ N.
+        Ok(Some(device.seconds / n as f64))
+    }
+
+    fn wall_s(&self) -> Option<f64> {
+        self.last_wall
     }
 
     fn output(&mut self) -> Result<Produced, BackendError> {
@@ -338,6 +366,12 @@ impl Prepared for NeuronPoint {
     }
 
     fn timer(&self) -> &'static str {
+        if self.trace.is_some() {
+            if self.n > 1 {
+                return "nrt_sys_trace-per-core (the slowest --cores copy's nc_exec_running device time, divided by the copy count)";
+            }
+            return trace::TIMER;
+        }
         if self.n > 1 {
             "wall-per-core (all --cores copies timed together, divided by the copy count)"
         } else {

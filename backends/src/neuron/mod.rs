@@ -17,6 +17,8 @@ pub mod result;
 pub mod runtime;
 pub mod sys;
 pub mod tensor;
+pub mod trace;
+pub mod trace_events;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -46,6 +48,8 @@ pub struct NeuronBackend {
     cores: u32,
     chips_per_core: f64,
     hex_dtypes: bool,
+    /// The run's system trace, when samples are timed on the device.
+    tracer: Option<Arc<trace::Tracer>>,
 }
 
 fn driver_version() -> Option<String> {
@@ -77,6 +81,8 @@ impl NeuronBackend {
                 api.path
             )));
         }
+        let timer_want = trace::want(std::env::var(trace::TIMER_VAR).ok().as_deref())
+            .map_err(BackendError::Config)?;
         let async_env = std::env::var(ASYNC_VAR).ok();
         check_async(async_env.as_deref(), &version)?;
         let (total, visible) = runtime::core_counts(api).map_err(|e| unavailable(e.to_string()))?;
@@ -168,6 +174,13 @@ impl NeuronBackend {
             other => unavailable(other.to_string()),
         })?;
 
+        let tracer = trace::choose(
+            api.sys_trace.as_ref().map_err(String::as_str),
+            &rt,
+            timer_want,
+            &mut extra,
+        )
+        .map_err(BackendError::Config)?;
         let chips = lnc::chips_per_core(&family, lnc);
         let s = |v: &str| v.to_string();
         extra.insert(s("libnrt"), api.path.clone());
@@ -264,6 +277,7 @@ impl NeuronBackend {
             info,
             cores,
             chips_per_core: chips,
+            tracer,
         })
     }
 }
@@ -370,7 +384,11 @@ impl Backend for NeuronBackend {
                 self.hex_dtypes,
             )?);
         }
-        Ok(Box::new(exec::NeuronPoint::new(copies, entry)))
+        Ok(Box::new(exec::NeuronPoint::new(
+            copies,
+            entry,
+            self.tracer.clone(),
+        )))
     }
 
     fn devices_used(&self, _point: &Point) -> f64 {

@@ -5,7 +5,8 @@
 //! per process and never unloaded (its handles must outlive every caller).
 //!
 //! Optional symbols: `nrt_get_status_as_str` and `nrt_get_instance_info` (absent from
-//! 2022/2023 runtimes), `nrta_execute_schedule` (only probed, for provenance); the `*_vnc_count` functions fall back to the older `*_nc_count` names.
+//! 2022/2023 runtimes), `nrta_execute_schedule` (only probed, for provenance), the
+//! `nrt_sys_trace_*` family (device-side timing, [`super::trace`]); the `*_vnc_count` functions fall back to the older `*_nc_count` names.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, c_void};
@@ -110,6 +111,8 @@ pub struct Api {
     /// Whether the explicit async API (`nrt_async.h`, `nrta_execute_schedule`) is exported;
     /// only recorded, bench executes synchronously.
     pub explicit_async: bool,
+    /// The optional system-trace API (device-side timing), or why it is absent.
+    pub sys_trace: Result<super::trace::TraceApi, String>,
 }
 
 /// Where bench looks for libnrt, in order.
@@ -210,6 +213,7 @@ fn resolve(lib: Library, path: String) -> Result<Api, String> {
         status_as_str: opt(lib, "nrt_get_status_as_str"),
         instance_info: opt(lib, "nrt_get_instance_info"),
         explicit_async: opt::<unsafe extern "C" fn()>(lib, "nrta_execute_schedule").is_some(),
+        sys_trace: super::trace::TraceApi::resolve(lib),
         path,
     })
 }
