@@ -159,3 +159,59 @@ fn training_and_several_cores_are_timed_on_the_device_too() {
     // Two copies of 200 µs each at once: 100 µs per iteration across the cores.
     assert!((97e-6..130e-6).contains(&m), "{m}");
 }
+
+#[test]
+fn the_quick_suite_stays_ok_on_the_device_timer() {
+    let fx = build(&[], &[]);
+    let (o, run) = run_neuron(&fx, &[], &[("NRT_SIM_DEVICE_US", "20")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = run.unwrap();
+    let mut timed = 0;
+    for p in &run.points {
+        if p.status == Status::Skipped {
+            // Workloads without a Neuron lowering yet say so.
+            assert!(
+                p.reason.as_deref().is_some_and(|r| !r.is_empty()),
+                "{}",
+                p.id
+            );
+            continue;
+        }
+        ok(p);
+        assert_eq!(p.timer.as_deref(), Some("nrt_sys_trace"), "{}", p.id);
+        assert_eq!(p.samples_wall_s.len(), p.samples_s.len(), "{}", p.id);
+        assert!(p.samples_s.iter().all(|&d| d >= 20e-6), "{}", p.id);
+        assert!(
+            p.samples_wall_s
+                .iter()
+                .zip(&p.samples_s)
+                .all(|(w, d)| w > d),
+            "{}: wall above device",
+            p.id
+        );
+        timed += 1;
+    }
+    assert!(timed >= 15, "every lowered quick-suite point ran: {timed}");
+}
+
+#[test]
+fn a_failing_trace_fetch_fails_the_point_and_names_the_call() {
+    let fx = build(MATMUL, &[]);
+    // Fetch 1 drains at prepare, 2 follows the gate's execute: 5 is during timing.
+    let (o, run) = run_neuron(
+        &fx,
+        &[],
+        &[
+            DEVICE_200,
+            ("NRT_SIM_FAIL", "nrt_sys_trace_fetch_events:5:NRT_FAILURE"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let p = &run.unwrap().points[0];
+    assert_eq!(p.status, Status::Failed);
+    let why = p.reason.as_deref().unwrap();
+    assert!(
+        why.contains("nrt_sys_trace_fetch_events") && why.contains("NRT_FAILURE"),
+        "{why}"
+    );
+}

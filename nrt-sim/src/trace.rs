@@ -14,6 +14,7 @@
 //! `nrt_sys_trace_buffer_free`. The fetched JSON is `{"events": [{"event_type", "phase",
 //! "tracking_id", "nc_idx", "timestamp_ns", "data": {"exec_id", "device_core_idx",
 //! "nc_timestamp_ns"}}]}`, the shape public parsers of the real runtime's output read.
+//! `NRT_SIM_FAIL=nrt_sys_trace_fetch_events:<nth>:<status>` fails a fetch.
 //! Arrays from `nrt_sys_trace_get_event_types` must be freed with
 //! `nrt_sys_trace_free_event_types` (not libc `free`, unlike the real runtime).
 //! A malformed `NRT_SIM_DEVICE_US` is reported on stderr and makes `nrt_init` fail.
@@ -264,6 +265,9 @@ pub unsafe extern "C" fn nrt_sys_trace_fetch_events(
     written_size: *mut usize,
     _options: *const std::ffi::c_void,
 ) -> u32 {
+    if let Some(s) = crate::faults::hit("nrt_sys_trace_fetch_events") {
+        return s;
+    }
     if buffer.is_null() || written_size.is_null() {
         return NRT_INVALID;
     }
