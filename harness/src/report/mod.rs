@@ -14,6 +14,7 @@ pub mod coverage;
 pub mod devices;
 pub mod doc;
 pub mod html;
+pub mod inference;
 pub mod input;
 pub mod jobcost;
 pub mod markdown;

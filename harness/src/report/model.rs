@@ -16,7 +16,8 @@ use super::devices::DeviceTable;
 use super::input::LoadedRun;
 use super::jobcost::{job_cost, JobCost, PointRate};
 use super::metrics::{
-    items_per_iteration, job_unit, perf_unit, point_metrics, work_per_iteration, PointMetrics,
+    item_name, items_per_iteration, job_unit, perf_unit, point_metrics, work_per_iteration,
+    PointMetrics,
 };
 use super::pairing::{pair, selects, unusable, Unpaired};
 use super::parallel::{run_jobs, PairJob};
@@ -144,6 +145,25 @@ pub struct PairRow {
     pub challenger_cost_per_iteration_usd: f64,
     pub baseline_usd_per_1m_items: Option<f64>,
     pub challenger_usd_per_1m_items: Option<f64>,
+    /// Each side's items (tokens for prefill and decode) per second per device, and per
+    /// instance (the per-device rate on every accelerator of the instance).
+    pub baseline_items_per_s_per_device: f64,
+    pub challenger_items_per_s_per_device: f64,
+    pub baseline_items_per_s_per_instance: f64,
+    pub challenger_items_per_s_per_instance: f64,
+    /// Each side's % of the dtype's datasheet FLOP peak per device, when known.
+    pub baseline_pct_of_peak_flops: Option<f64>,
+    pub challenger_pct_of_peak_flops: Option<f64>,
+    /// Each side's % of the datasheet memory bandwidth (bytes ÷ time ÷ peak), when the point
+    /// records bytes and results/devices.csv has the device's bandwidth.
+    pub baseline_pct_of_peak_memory_bw: Option<f64>,
+    pub challenger_pct_of_peak_memory_bw: Option<f64>,
+    /// Each side's % of the roofline (min of FLOP peak and intensity × bandwidth) and which
+    /// roof bounds it.
+    pub baseline_pct_of_roofline: Option<f64>,
+    pub challenger_pct_of_roofline: Option<f64>,
+    pub baseline_roofline_bound: Option<&'static str>,
+    pub challenger_roofline_bound: Option<&'static str>,
     pub ratio: RatioCi,
     /// Against the comparison's claim (its low end); None when the pair has no claim.
     pub verdict: Option<Verdict>,
@@ -461,6 +481,7 @@ fn price_of(runs: &[LoadedRun], prices: &PriceTable, s: &SideRuns) -> Result<Pri
 fn compare(
     runs: &[LoadedRun],
     prices: &PriceTable,
+    devices: &DeviceTable,
     sorted: &[Vec<Vec<f64>>],
     tables: &mut RankTables,
     bs: &SideRuns,
@@ -544,6 +565,18 @@ fn compare(
                 let items = items_per_iteration(rec);
                 (items > 0.0).then(|| 1e6 * c / items)
             };
+            let bm = point_metrics(
+                p,
+                job.b.median(),
+                Some(&bp),
+                devices.get(&baseline_side.accelerator),
+            );
+            let cm = point_metrics(
+                q,
+                job.c.median(),
+                Some(&cp),
+                devices.get(&challenger_side.accelerator),
+            );
             PairRow {
                 point_id: p.id.clone(),
                 workload: p.workload.clone(),
@@ -560,15 +593,23 @@ fn compare(
                 baseline_perf_per_usd: work / cb,
                 challenger_perf_per_usd: work / cc,
                 perf_unit: perf_unit(p),
-                item: p
-                    .throughput
-                    .as_ref()
-                    .map(|t| t.item.clone())
-                    .unwrap_or_default(),
+                item: item_name(p),
                 baseline_cost_per_iteration_usd: cb,
                 challenger_cost_per_iteration_usd: cc,
                 baseline_usd_per_1m_items: per_1m(cb, p),
                 challenger_usd_per_1m_items: per_1m(cc, q),
+                baseline_items_per_s_per_device: bm.items_per_s_per_device,
+                challenger_items_per_s_per_device: cm.items_per_s_per_device,
+                baseline_items_per_s_per_instance: bm.items_per_s_per_instance.unwrap_or(0.0),
+                challenger_items_per_s_per_instance: cm.items_per_s_per_instance.unwrap_or(0.0),
+                baseline_pct_of_peak_flops: bm.pct_of_peak,
+                challenger_pct_of_peak_flops: cm.pct_of_peak,
+                baseline_pct_of_peak_memory_bw: bm.pct_of_peak_memory_bw,
+                challenger_pct_of_peak_memory_bw: cm.pct_of_peak_memory_bw,
+                baseline_pct_of_roofline: bm.pct_of_roofline,
+                challenger_pct_of_roofline: cm.pct_of_roofline,
+                baseline_roofline_bound: bm.roofline_bound,
+                challenger_roofline_bound: cm.roofline_bound,
                 ratio: *r,
                 verdict: claim.as_ref().map(|k| judge(r.low, r.high, k)),
                 break_even: claim
@@ -908,7 +949,16 @@ pub fn build(
     let mut comparisons = Vec::new();
     for bs in &b_sides {
         for cs in c_sides.iter().filter(|c| c.instance != bs.instance) {
-            comparisons.push(compare(runs, prices, &sorted, &mut tables, bs, cs, opts)?);
+            comparisons.push(compare(
+                runs,
+                prices,
+                devices,
+                &sorted,
+                &mut tables,
+                bs,
+                cs,
+                opts,
+            )?);
         }
     }
 

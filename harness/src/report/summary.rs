@@ -1,10 +1,12 @@
 //! `summary.csv` and `summary.json`: one row per paired point, the same columns in both
 //! (`pd.read_csv("summary.csv")` / `pd.read_json("summary.json")`), the DESIGN.md columns
-//! first. The whole model goes to `report.json` for anyone who wants more.
+//! first. Inference rows add $ per 1M input tokens (prefill) and output tokens (decode) beside
+//! the generic $ per 1M items, tokens/s per device and per instance, and % of the datasheet
+//! FLOP peak, memory bandwidth and roofline. The whole model goes to `report.json`.
 
 use serde::Serialize;
 
-use super::model::Report;
+use super::model::{PairRow, Report};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Row<'a> {
@@ -46,6 +48,36 @@ pub struct Row<'a> {
     pub challenger_cost_per_iteration_usd: f64,
     pub baseline_usd_per_1m_items: Option<f64>,
     pub challenger_usd_per_1m_items: Option<f64>,
+    /// Items (input tokens for prefill, output tokens for decode) per second per device, and per
+    /// instance (the per-device rate on every accelerator of the instance).
+    pub baseline_items_per_s_per_device: f64,
+    pub challenger_items_per_s_per_device: f64,
+    pub baseline_items_per_s_per_instance: f64,
+    pub challenger_items_per_s_per_instance: f64,
+    /// Prefill's $ per 1M input tokens (empty for other workloads).
+    pub baseline_usd_per_1m_input_tokens: Option<f64>,
+    pub challenger_usd_per_1m_input_tokens: Option<f64>,
+    /// Decode's $ per 1M output tokens (empty for other workloads).
+    pub baseline_usd_per_1m_output_tokens: Option<f64>,
+    pub challenger_usd_per_1m_output_tokens: Option<f64>,
+    /// % of the dtype's datasheet FLOP peak per device (empty when unknown).
+    pub baseline_pct_of_peak_flops: Option<f64>,
+    pub challenger_pct_of_peak_flops: Option<f64>,
+    /// % of the datasheet memory bandwidth: bytes ÷ time ÷ peak (empty when unknown).
+    pub baseline_pct_of_peak_memory_bw: Option<f64>,
+    pub challenger_pct_of_peak_memory_bw: Option<f64>,
+    /// % of the roofline, min(FLOP peak, FLOP per byte × bandwidth), and the bounding roof
+    /// ("memory" or "compute"; empty when unknown).
+    pub baseline_pct_of_roofline: Option<f64>,
+    pub challenger_pct_of_roofline: Option<f64>,
+    pub baseline_roofline_bound: &'static str,
+    pub challenger_roofline_bound: &'static str,
+}
+
+/// The $ per 1M items of a pair when its workload is `workload` (prefill: input tokens,
+/// decode: output tokens), else None.
+fn side_tokens(p: &PairRow, workload: &str, usd_per_1m_items: Option<f64>) -> Option<f64> {
+    usd_per_1m_items.filter(|_| p.workload == workload)
 }
 
 pub fn rows(r: &Report) -> Vec<Row<'_>> {
@@ -88,6 +120,38 @@ pub fn rows(r: &Report) -> Vec<Row<'_>> {
                 challenger_cost_per_iteration_usd: p.challenger_cost_per_iteration_usd,
                 baseline_usd_per_1m_items: p.baseline_usd_per_1m_items,
                 challenger_usd_per_1m_items: p.challenger_usd_per_1m_items,
+                baseline_items_per_s_per_device: p.baseline_items_per_s_per_device,
+                challenger_items_per_s_per_device: p.challenger_items_per_s_per_device,
+                baseline_items_per_s_per_instance: p.baseline_items_per_s_per_instance,
+                challenger_items_per_s_per_instance: p.challenger_items_per_s_per_instance,
+                baseline_usd_per_1m_input_tokens: side_tokens(
+                    p,
+                    "prefill",
+                    p.baseline_usd_per_1m_items,
+                ),
+                challenger_usd_per_1m_input_tokens: side_tokens(
+                    p,
+                    "prefill",
+                    p.challenger_usd_per_1m_items,
+                ),
+                baseline_usd_per_1m_output_tokens: side_tokens(
+                    p,
+                    "decode",
+                    p.baseline_usd_per_1m_items,
+                ),
+                challenger_usd_per_1m_output_tokens: side_tokens(
+                    p,
+                    "decode",
+                    p.challenger_usd_per_1m_items,
+                ),
+                baseline_pct_of_peak_flops: p.baseline_pct_of_peak_flops,
+                challenger_pct_of_peak_flops: p.challenger_pct_of_peak_flops,
+                baseline_pct_of_peak_memory_bw: p.baseline_pct_of_peak_memory_bw,
+                challenger_pct_of_peak_memory_bw: p.challenger_pct_of_peak_memory_bw,
+                baseline_pct_of_roofline: p.baseline_pct_of_roofline,
+                challenger_pct_of_roofline: p.challenger_pct_of_roofline,
+                baseline_roofline_bound: p.baseline_roofline_bound.unwrap_or(""),
+                challenger_roofline_bound: p.challenger_roofline_bound.unwrap_or(""),
             });
         }
     }
@@ -109,7 +173,7 @@ pub fn csv(r: &Report) -> Result<String, csv::Error> {
 }
 
 /// The column names, in order (kept equal to [`Row`]'s fields by a test).
-pub const HEADER: [&str; 35] = [
+pub const HEADER: [&str; 51] = [
     "point_id",
     "baseline_run",
     "challenger_run",
@@ -145,6 +209,22 @@ pub const HEADER: [&str; 35] = [
     "challenger_cost_per_iteration_usd",
     "baseline_usd_per_1m_items",
     "challenger_usd_per_1m_items",
+    "baseline_items_per_s_per_device",
+    "challenger_items_per_s_per_device",
+    "baseline_items_per_s_per_instance",
+    "challenger_items_per_s_per_instance",
+    "baseline_usd_per_1m_input_tokens",
+    "challenger_usd_per_1m_input_tokens",
+    "baseline_usd_per_1m_output_tokens",
+    "challenger_usd_per_1m_output_tokens",
+    "baseline_pct_of_peak_flops",
+    "challenger_pct_of_peak_flops",
+    "baseline_pct_of_peak_memory_bw",
+    "challenger_pct_of_peak_memory_bw",
+    "baseline_pct_of_roofline",
+    "challenger_pct_of_roofline",
+    "baseline_roofline_bound",
+    "challenger_roofline_bound",
 ];
 
 /// A JSON array of row objects, one row per line.
@@ -201,6 +281,22 @@ mod tests {
             challenger_cost_per_iteration_usd: 1.0,
             baseline_usd_per_1m_items: None,
             challenger_usd_per_1m_items: None,
+            baseline_items_per_s_per_device: 1.0,
+            challenger_items_per_s_per_device: 1.0,
+            baseline_items_per_s_per_instance: 1.0,
+            challenger_items_per_s_per_instance: 1.0,
+            baseline_usd_per_1m_input_tokens: None,
+            challenger_usd_per_1m_input_tokens: None,
+            baseline_usd_per_1m_output_tokens: None,
+            challenger_usd_per_1m_output_tokens: None,
+            baseline_pct_of_peak_flops: None,
+            challenger_pct_of_peak_flops: None,
+            baseline_pct_of_peak_memory_bw: None,
+            challenger_pct_of_peak_memory_bw: None,
+            baseline_pct_of_roofline: None,
+            challenger_pct_of_roofline: None,
+            baseline_roofline_bound: "",
+            challenger_roofline_bound: "",
         };
         let mut w = csv::Writer::from_writer(Vec::new());
         w.serialize(&row).unwrap();

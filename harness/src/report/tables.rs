@@ -1,9 +1,11 @@
 //! The report's detail tables, one per workload so every numeric column has one unit with
 //! one SI prefix (µs, PFLOP/$, M tokens/$, $ per 1M tokens): the paired points of a
-//! comparison, and each run's own results. Numeric columns are flagged for right alignment
+//! comparison, and each run's own results; prefill and decode add their per-token and
+//! bandwidth columns (inference.rs). Numeric columns are flagged for right alignment
 //! and numeric sorting in the HTML. Reads only the model.
 
 use super::doc::{p, table_aligned, Block};
+use super::inference::{self, RunColumns};
 use super::metrics::PointMetrics;
 use super::model::{Comparison, PairRow, RunSummary};
 use super::units::{label, num, perf_base, scale_time, scale_up, usd, Scale};
@@ -100,6 +102,7 @@ pub fn pairs(c: &Comparison) -> Vec<Block> {
                 })
                 .collect(),
         ));
+        out.extend(inference::pair_table(&workload, rows));
     }
     out
 }
@@ -149,6 +152,7 @@ pub fn run_results(r: &RunSummary) -> Vec<Block> {
             perf_scale(&ms[0].perf_unit, ms.iter().filter_map(|m| m.perf_per_usd));
         let item = ms[0].item.clone();
         let per_million = ms.iter().any(|m| m.usd_per_million_items.is_some());
+        let infer = inference::is_inference(&workload).then(|| RunColumns::new(&item, ms));
         out.push(p(format!("**{workload}** ({total} points)")));
         truncated(shown, total, "points", &mut out);
         let mut header = vec![
@@ -162,6 +166,9 @@ pub fn run_results(r: &RunSummary) -> Vec<Block> {
         ];
         if per_million {
             header.push(format!("$ per 1M {item}"));
+        }
+        if let Some(c) = &infer {
+            header.extend(c.header.iter().cloned());
         }
         header.extend(["one-off (s)".to_string(), "one-off ($)".to_string()]);
         let mut numeric = vec![true; header.len()];
@@ -190,6 +197,9 @@ pub fn run_results(r: &RunSummary) -> Vec<Block> {
                                 .map(usd)
                                 .unwrap_or_else(|| "n/a".into()),
                         );
+                    }
+                    if let Some(c) = &infer {
+                        row.extend(c.cells(m));
                     }
                     row.push(num(m.one_off_s));
                     row.push(m.one_off_usd.map(usd).unwrap_or_else(|| "unpriced".into()));

@@ -1,8 +1,9 @@
 //! Charts drawn with plotters, each written as SVG and PNG: perf per $ by workload and instance
-//! with the claim line, throughput against size per run with the datasheet peaks, and the
-//! verdict's sensitivity to a discount on either side. PNG text uses DejaVu Sans from the
+//! with the claim line, throughput against size per run with the datasheet peaks, decode's
+//! tokens/s against batch with its roofline ceiling, and the verdict's sensitivity to a discount on either side. PNG text uses DejaVu Sans from the
 //! `dejavu` crate through plotters' ab_glyph feature, so no system font library is needed.
 
+pub mod decode_batch;
 pub mod perf_per_usd;
 pub mod ratio_size;
 pub mod sensitivity;
@@ -148,11 +149,15 @@ pub fn draw_all(rep: &Report, dir: &Path) -> Result<(Vec<Drawn>, Vec<String>), B
     std::fs::create_dir_all(dir)?;
     let (mut drawn, mut skipped) = (Vec::new(), Vec::new());
     for outcome in [
-        perf_per_usd::draw(rep, dir)?,
-        ratio_size::draw(rep, dir)?,
-        throughput::draw(rep, dir)?,
-        sensitivity::draw(rep, dir)?,
-    ] {
+        Some(perf_per_usd::draw(rep, dir)?),
+        Some(ratio_size::draw(rep, dir)?),
+        Some(throughput::draw(rep, dir)?),
+        decode_batch::draw(rep, dir)?,
+        Some(sensitivity::draw(rep, dir)?),
+    ]
+    .into_iter()
+    .flatten()
+    {
         match outcome {
             Ok(d) => drawn.push(d),
             Err(why) => skipped.push(why),

@@ -1,5 +1,5 @@
 //! Chart: achieved TFLOP/s per device against work per iteration (GFLOP), one panel per
-//! workload, one line per run and dtype, with each device's datasheet peak for that dtype as a
+//! workload but decode (drawn against batch in decode_batch.rs), one line per run and dtype, with each device's datasheet peak for that dtype as a
 //! dashed line (log-log axes). Peaks come from results/devices.csv; a CPU has none.
 
 use std::collections::BTreeMap;
@@ -50,7 +50,8 @@ fn prepare(rep: &Report) -> Option<Data> {
     for (ri, r) in rep.runs.iter().enumerate().filter(|(_, r)| !r.simulated) {
         let mut by: BTreeMap<(String, String), Vec<&crate::report::metrics::PointMetrics>> =
             BTreeMap::new();
-        for m in &r.points {
+        // decode has its own chart against batch (decode_batch.rs)
+        for m in r.points.iter().filter(|m| m.workload != "decode") {
             // Causal and full attention do different work per FLOP: one line each.
             let dtype = match variant(m) {
                 Some(v) => format!("{} {v}", m.dtype),
@@ -210,7 +211,7 @@ pub fn draw(rep: &Report, dir: &Path) -> Result<Outcome, Box<dyn Error>> {
     Ok(Ok(render(
         dir,
         "throughput_vs_size",
-        "Achieved TFLOP/s per device against work per iteration, per run and dtype, with each device's dense datasheet peak for that dtype (dashed). A CPU has no datasheet peak in results/devices.csv.".into(),
+        "Achieved TFLOP/s per device against work per iteration, per run and dtype, with each device's dense datasheet peak for that dtype (dashed). A CPU has no datasheet peak in results/devices.csv. Decode is drawn against batch in its own chart.".into(),
         &data,
         |r, d| plot(r, d),
         |r, d| plot(r, d),
