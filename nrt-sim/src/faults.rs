@@ -6,6 +6,8 @@
 //!   does), or success with `:silent` (so the caller's own NaN check is what catches it).
 //! - `NRT_SIM_LATENCY_US=<µs>`: every `nrt_execute` spins that long before computing.
 //! - `NRT_SIM_CORES=<n>`: visible NeuronCores (default 4).
+//! - `NRT_SIM_COUNTS=<file>`: `nrt_close` writes there how many calls each entry point that
+//!   can fail had, one `<symbol> <calls>` a line, so a test can enumerate every call position.
 //!
 //! A malformed variable is reported on stderr and makes `nrt_init` fail with NRT_INVALID.
 
@@ -127,6 +129,20 @@ pub fn count(symbol: &'static str) -> u64 {
     let n = c.entry(symbol).or_insert(0);
     *n += 1;
     *n
+}
+
+/// Writes the call counts to `NRT_SIM_COUNTS`, when set (at `nrt_close`); a write error is
+/// reported on stderr.
+pub fn write_counts() {
+    let Some(path) = std::env::var_os("NRT_SIM_COUNTS") else {
+        return;
+    };
+    let c = counters().lock().unwrap_or_else(|p| p.into_inner());
+    let mut lines: Vec<String> = c.iter().map(|(s, n)| format!("{s} {n}\n")).collect();
+    lines.sort();
+    if let Err(e) = std::fs::write(&path, lines.concat()) {
+        eprintln!("nrt-sim: NRT_SIM_COUNTS {}: {e}", path.to_string_lossy());
+    }
 }
 
 /// Counts a call and returns the injected status for it, if any.

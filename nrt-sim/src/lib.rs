@@ -139,6 +139,7 @@ pub unsafe extern "C" fn nrt_init(
 #[no_mangle]
 pub extern "C" fn nrt_close() {
     STATE.store(2, Ordering::SeqCst);
+    faults::write_counts();
 }
 
 /// # Safety

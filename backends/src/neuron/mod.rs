@@ -202,9 +202,11 @@ impl NeuronBackend {
         extra.insert(s("visible_cores"), visible.to_string());
         extra.insert(s("cores_per_point"), cores.to_string());
         extra.insert(s(VISIBLE_VAR), visible_env);
-        if let Ok((_, reserved)) = runtime::core_counts(api) {
-            extra.insert(s("reserved_cores"), reserved.to_string());
-        }
+        // An optional query: a failure is recorded, not fatal, and never silent.
+        match runtime::core_counts(api) {
+            Ok((_, reserved)) => extra.insert(s("reserved_cores"), reserved.to_string()),
+            Err(e) => extra.insert(s("reserved_cores_error"), e.to_string()),
+        };
         extra.insert(s("nrt_init_s"), format!("{:.6}", rt.init_s));
         extra.insert(
             s(ASYNC_VAR),
