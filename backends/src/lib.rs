@@ -108,6 +108,26 @@ pub trait Backend {
     fn devices_used(&self, _point: &Point) -> f64 {
         1.0
     }
+
+    /// Second implementations of the point this backend runs beside its own (the Neuron
+    /// backend's `nki` NEFFs): each name, with `Err(reason)` where it cannot run this point.
+    /// The harness records each as a record of its own labelled with the name. None by default.
+    fn alternatives(&self, _point: &Point) -> Vec<(String, Result<(), String>)> {
+        Vec::new()
+    }
+
+    /// Prepares alternative `name` of the point, one that [`Backend::alternatives`] lists as
+    /// runnable; otherwise as [`Backend::prepare`].
+    fn prepare_alternative<'a>(
+        &'a mut self,
+        name: &str,
+        _point: &Point,
+        _inputs: &[HostTensor],
+    ) -> Result<Box<dyn Prepared + 'a>, BackendError> {
+        Err(BackendError::Point(format!(
+            "this backend has no implementation '{name}'"
+        )))
+    }
 }
 
 /// A point ready to run.

@@ -77,6 +77,7 @@ fn synthetic(kind: &str, instance: &str, tflops: f64, seed: u64) -> RunFile {
                 one_off_s: OneOffS::default(),
                 train: None,
                 telemetry: None,
+                implementation: None,
             }
         })
         .collect();

@@ -503,19 +503,24 @@ impl Resumed {
     }
 
     /// The planned points to run now: missing ones, interrupted ones, and failed ones when
-    /// `retry_failed`. Everything else keeps its record.
+    /// `retry_failed`; a point whose second implementation's record (`implementation: nki`)
+    /// was interrupted or failed counts too, and runs again whole. Everything else keeps its
+    /// record.
     pub fn todo(&self, planned: &[Point], retry_failed: bool) -> Vec<Point> {
+        let redo = |r: &crate::schema::PointRecord| {
+            r.status == Status::Failed && (retry_failed || r.reason.as_deref() == Some(INTERRUPTED))
+        };
         planned
             .iter()
             .filter(|p| {
                 let id = p.id();
-                match self.run.points.iter().find(|r| r.id == id) {
-                    None => true,
-                    Some(r) if r.status == Status::Failed => {
-                        retry_failed || r.reason.as_deref() == Some(INTERRUPTED)
-                    }
-                    Some(_) => false,
-                }
+                let mut records = self.run.points.iter().filter(|r| r.id == id);
+                let own = self
+                    .run
+                    .points
+                    .iter()
+                    .find(|r| r.id == id && r.implementation.is_none());
+                own.is_none_or(redo) || records.any(|r| r.implementation.is_some() && redo(r))
             })
             .cloned()
             .collect()

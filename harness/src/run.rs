@@ -12,7 +12,9 @@ use crate::cli::RunArgs;
 use crate::dump::Dumper;
 use crate::interrupt::{self, Signal};
 use crate::progress::Progress;
-use crate::runner::{blank_record, execute_point, MeasureConfig, PointContext};
+use crate::runner::{
+    blank_record, execute_alternative, execute_point, MeasureConfig, PointContext,
+};
 use crate::schema::{BackendInfo, Interruption, Resume, RunFile, Status, INTERRUPTED, SCHEMA};
 use crate::store::RunWriter;
 use crate::suite::Suite;
@@ -146,8 +148,8 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             let kept = r.run.points.len()
                 - todo
                     .iter()
-                    .filter(|p| r.run.points.iter().any(|q| q.id == p.id()))
-                    .count();
+                    .map(|p| r.run.points.iter().filter(|q| q.id == p.id()).count())
+                    .sum::<usize>();
             let mut run = r.run;
             run.finished_at = None;
             run.interrupted = None;
@@ -220,45 +222,69 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let watchdog = Watchdog::start(writer.file(), progress.bar());
     let stop = || interrupt::requested().is_some();
     let mut stopped: Option<(anyhow::Error, bool)> = None;
-    for (seq, point) in todo.iter().enumerate() {
+    let mut seq = 0usize;
+    'points: for point in todo.iter() {
         if stop() {
             break;
         }
         progress.start(&point.id());
         let id = point.id();
-        let mut abandoned = blank_record(point, backend.devices_used(point));
-        abandoned.status = Status::Failed;
-        abandoned.reason = Some(INTERRUPTED.into());
-        watchdog.set_in_flight(Some(abandoned));
-        let mut hook = |inputs: &[kernels::HostTensor],
-                        produced: Option<&kernels::Produced>,
-                        expected: &kernels::Expected| {
-            match dumper.as_mut() {
-                Some(d) => d.dump(seq, &id, inputs, produced, expected),
-                None => Ok(()),
+        // bench's own implementation, then each second implementation the backend has for
+        // the point (the Neuron backend's nki NEFFs), each its own record.
+        let mut variants: Vec<Option<(String, Result<(), String>)>> = vec![None];
+        variants.extend(backend.alternatives(point).into_iter().map(Some));
+        for variant in variants {
+            if stop() {
+                break 'points;
             }
-        };
-        let mut ctx = PointContext {
-            measure: cfg,
-            stop: &stop,
-            init_s,
-            on_checked: Some(&mut hook),
-        };
-        let rec = execute_point(backend.as_mut(), point, &mut ctx);
-        // Before the record is pushed: the watchdog must never overwrite a finished point.
-        watchdog.set_in_flight(None);
-        let rec = match rec {
-            Ok(rec) => rec,
-            Err(e) => {
-                stopped = Some((e.context(format!("point {id}")), true));
-                break;
+            let mut abandoned = blank_record(point, backend.devices_used(point));
+            abandoned.implementation = variant.as_ref().map(|(name, _)| name.clone());
+            abandoned.status = Status::Failed;
+            abandoned.reason = Some(INTERRUPTED.into());
+            watchdog.set_in_flight(Some(abandoned));
+            let this_seq = seq;
+            seq += 1;
+            let dump_id = match &variant {
+                None => id.clone(),
+                Some((name, _)) => format!("{id} [{name}]"),
+            };
+            let mut hook = |inputs: &[kernels::HostTensor],
+                            produced: Option<&kernels::Produced>,
+                            expected: &kernels::Expected| {
+                match dumper.as_mut() {
+                    Some(d) => d.dump(this_seq, &dump_id, inputs, produced, expected),
+                    None => Ok(()),
+                }
+            };
+            let mut ctx = PointContext {
+                measure: cfg,
+                stop: &stop,
+                init_s,
+                on_checked: Some(&mut hook),
+            };
+            let rec = match variant {
+                None => execute_point(backend.as_mut(), point, &mut ctx),
+                Some((name, available)) => {
+                    execute_alternative(backend.as_mut(), point, &name, available, &mut ctx)
+                }
+            };
+            // Before the record is pushed: the watchdog must never overwrite a finished point.
+            watchdog.set_in_flight(None);
+            let rec = match rec {
+                Ok(rec) => rec,
+                Err(e) => {
+                    stopped = Some((e.context(format!("point {id}")), true));
+                    break 'points;
+                }
+            };
+            if rec.implementation.is_none() {
+                progress.finish_point(&rec);
             }
-        };
-        progress.finish_point(&rec);
-        if let Err(e) = writer.push(rec) {
-            // A failed write names the file and left it as it was (e.g. a full disk).
-            stopped = Some((e, false));
-            break;
+            if let Err(e) = writer.push(rec) {
+                // A failed write names the file and left it as it was (e.g. a full disk).
+                stopped = Some((e, false));
+                break 'points;
+            }
         }
     }
     watchdog.settle();

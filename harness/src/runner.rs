@@ -148,9 +148,34 @@ pub fn execute_point(
     point: &Point,
     ctx: &mut PointContext<'_>,
 ) -> anyhow::Result<PointRecord> {
+    let supported = backend.supports(point);
+    execute(backend, point, None, supported, ctx)
+}
+
+/// Runs one point as the backend's second implementation `name` (one of
+/// [`Backend::alternatives`], with its availability): the same gate and sampling as
+/// [`execute_point`], recorded with `implementation: name`.
+pub fn execute_alternative(
+    backend: &mut dyn Backend,
+    point: &Point,
+    name: &str,
+    available: Result<(), String>,
+    ctx: &mut PointContext<'_>,
+) -> anyhow::Result<PointRecord> {
+    execute(backend, point, Some(name), available, ctx)
+}
+
+fn execute(
+    backend: &mut dyn Backend,
+    point: &Point,
+    alternative: Option<&str>,
+    supported: Result<(), String>,
+    ctx: &mut PointContext<'_>,
+) -> anyhow::Result<PointRecord> {
     let mut rec = blank_record(point, backend.devices_used(point));
+    rec.implementation = alternative.map(str::to_string);
     rec.one_off_s.init = Some(ctx.init_s);
-    if let Err(why) = backend.supports(point) {
+    if let Err(why) = supported {
         rec.status = Status::Skipped;
         rec.reason = Some(why);
         return Ok(rec);
@@ -163,7 +188,10 @@ pub fn execute_point(
         return Ok(failed(rec, INTERRUPTED.into()));
     }
     let t_load = Instant::now();
-    let prepared = backend.prepare(point, &inputs);
+    let prepared = match alternative {
+        None => backend.prepare(point, &inputs),
+        Some(name) => backend.prepare_alternative(name, point, &inputs),
+    };
     let mut prep = match prepared {
         Ok(p) => p,
         Err(e) if e.is_fatal() => return Err(e.into()),
@@ -318,6 +346,7 @@ pub fn blank_record(point: &Point, devices_used: f64) -> PointRecord {
         one_off_s: OneOffS::default(),
         train: None,
         telemetry: None,
+        implementation: None,
     }
 }
 

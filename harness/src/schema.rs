@@ -138,6 +138,19 @@ pub struct PointRecord {
     /// throttle reasons), or `source: "absent"` with the reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub telemetry: Option<Telemetry>,
+    /// The implementation that ran this record when it is not the run's own
+    /// (`backend.implementation`): a backend's second implementation of the point, such as the
+    /// Neuron backend's `nki` NEFFs. A run holds at most one record per (id, implementation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implementation: Option<String>,
+}
+
+impl PointRecord {
+    /// Whether `other` records the same point by the same implementation (a resume or the
+    /// watchdog replaces such a record).
+    pub fn same_slot(&self, other: &PointRecord) -> bool {
+        self.id == other.id && self.implementation == other.implementation
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

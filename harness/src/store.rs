@@ -89,13 +89,13 @@ impl RunWriter {
         self.dir.join("run.json")
     }
 
-    /// Records a finished point (replacing a record with the same id, else appending; a resume
+    /// Records a finished point (replacing a record with the same id and implementation, else appending; a resume
     /// in progress lists it) and rewrites the file.
     pub fn push(&mut self, point: PointRecord) -> Result<()> {
         if let Some(r) = self.open_resume() {
             r.points_run.push(point.id.clone());
         }
-        match self.run.points.iter_mut().find(|p| p.id == point.id) {
+        match self.run.points.iter_mut().find(|p| p.same_slot(&point)) {
             Some(slot) => *slot = point,
             None => self.run.points.push(point),
         }

@@ -1,5 +1,6 @@
-//! The summary table printed after a run: one row per point, fixed-width, readable in a
-//! terminal and in CI logs. Reads only result records.
+//! The summary table printed after a run: one row per point record (a second implementation's
+//! record, such as Neuron's nki, as `id [nki]`), fixed-width, readable in a terminal and in CI
+//! logs. Reads only result records.
 
 use crate::schema::{PointRecord, Status};
 
@@ -52,7 +53,7 @@ pub fn render(points: &[PointRecord]) -> String {
                 Status::Failed => "FAILED",
                 Status::Skipped => "skipped",
             };
-            [p.id.clone(), status.into(), median, ci, n, gf, items, err]
+            [label(p), status.into(), median, ci, n, gf, items, err]
         })
         .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
@@ -81,7 +82,19 @@ pub fn render(points: &[PointRecord]) -> String {
         .filter(|p| p.status == Status::Failed)
         .collect();
     for p in failed {
-        out += &format!("FAILED {}: {}\n", p.id, p.reason.as_deref().unwrap_or(""));
+        out += &format!(
+            "FAILED {}: {}\n",
+            label(p),
+            p.reason.as_deref().unwrap_or("")
+        );
     }
     out
+}
+
+/// The point's id, with `[name]` after it for a record of a second implementation.
+pub fn label(p: &PointRecord) -> String {
+    match &p.implementation {
+        Some(i) => format!("{} [{i}]", p.id),
+        None => p.id.clone(),
+    }
 }

@@ -203,16 +203,35 @@ fn check_point(i: usize, p: &PointRecord) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// The first out-of-range value or repeated point id in a run.
+/// The first out-of-range value or repeated point id in a run (a second implementation's
+/// record, `implementation: "nki"`, may share its id with bench's own record).
 pub fn check_run(run: &RunFile) -> Result<(), Invalid> {
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(run.points.len());
+    let mut seen: HashMap<(&str, Option<&str>), usize> = HashMap::with_capacity(run.points.len());
     for (i, p) in run.points.iter().enumerate() {
         check_point(i, p)?;
-        if let Some(first) = seen.insert(p.id.as_str(), i) {
+        if let Some(l) = p.implementation.as_deref() {
+            if l.is_empty() || l == run.backend.implementation {
+                return Err(Invalid {
+                    field: format!("points[{i}].implementation"),
+                    point: Some(p.id.clone()),
+                    what: format!(
+                        "'{l}' must name a second implementation, not be empty or the run's own ('{}')",
+                        run.backend.implementation
+                    ),
+                });
+            }
+        }
+        if let Some(first) = seen.insert((p.id.as_str(), p.implementation.as_deref()), i) {
             return Err(Invalid {
                 field: format!("points[{i}].id"),
                 point: Some(p.id.clone()),
-                what: format!("repeats points[{first}].id: a run holds each point once"),
+                what: format!(
+                    "repeats points[{first}].id{}: a run holds each point once per implementation",
+                    p.implementation
+                        .as_deref()
+                        .map(|i| format!(" for implementation {i}"))
+                        .unwrap_or_default()
+                ),
             });
         }
     }

@@ -99,7 +99,7 @@ impl Watchdog {
             if let Some(r) = run.resumes.last_mut().filter(|r| r.finished_at.is_none()) {
                 r.points_run.push(rec.id.clone());
             }
-            match run.points.iter_mut().find(|p| p.id == rec.id) {
+            match run.points.iter_mut().find(|p| p.same_slot(&rec)) {
                 Some(slot) => *slot = rec,
                 None => run.points.push(rec),
             }

@@ -3,7 +3,7 @@
 
     bench plan --backend neuron --suite quick --out plan.json
     python3 scripts/neuron/build_neffs.py plan.json --out DIR [--target trn1|trn2] [--lnc N]
-                                          [--dry-run] [--sim]
+                                          [--dry-run] [--sim] [--impl nki]
 
 For each point of the plan: lower the workload to HLO with JAX (jax.jit(f).lower(...), see
 lowerings.py), compile it with `neuronx-cc compile --framework XLA --target T --auto-cast none`,
@@ -13,6 +13,10 @@ cache the NEFF by the hash of (HLO, flags, compiler version), and record it in D
 --dry-run writes the HLO files and prints the exact compiler commands without running them.
 --sim writes nrt-sim stand-ins instead (no JAX, no compiler): NEFFs for the CPU stand-in runtime
 that tests use; bench marks every run on them simulated and never prices it.
+--impl nki also lowers each point that has an NKI kernel (attention: neuronx-cc's flash_fwd,
+see nki_lowering.py) as a second implementation, listed in the manifest under
+alternatives.nki.points (each entry "implementation": "nki") or alternatives.nki.skipped with the
+reason; bench runs both and labels each record. Unverified on Trainium hardware.
 
 Exit status: 0 every point built (or skipped with a reason), 1 some compile failed, 2 bad input.
 """
@@ -29,6 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lowerings  # noqa: E402
+import nki_lowering  # noqa: E402
 
 PLAN_SCHEMA = "bench.plan/1"
 MANIFEST_SCHEMA = "bench.neff-manifest/1"
@@ -134,7 +139,7 @@ def write_json_atomic(path, value):
     os.replace(tmp, path)
 
 
-def sim_standin(point, low):
+def sim_standin(point, low, impl=None):
     body = {
         "workload": point["workload"],
         "params": point["params"],
@@ -142,6 +147,8 @@ def sim_standin(point, low):
         "outputs": [{"name": f"output{i}", "role": t.name, "dtype": t.dtype, "shape": t.shape} for i, t in enumerate(low.outputs)],
         "constants": low.constants,
     }
+    if impl:
+        body["implementation"] = impl  # nrt-sim computes the workload either way
     return SIM_MAGIC + json.dumps(body, sort_keys=True).encode()
 
 
@@ -153,6 +160,14 @@ def main(argv=None):
     ap.add_argument("--lnc", type=int, default=None, help="logical NeuronCore config for trn2 (1 or 2; default 2)")
     ap.add_argument("--dry-run", action="store_true", help="print the compiler commands, compile nothing")
     ap.add_argument("--sim", action="store_true", help="write nrt-sim stand-ins instead of compiling")
+    ap.add_argument(
+        "--impl",
+        action="append",
+        default=[],
+        choices=list(nki_lowering.IMPLEMENTATIONS),
+        help="also build this second implementation where it has a kernel (nki: attention through "
+        "neuronx-cc's flash_fwd), listed under the manifest's alternatives; unverified on hardware",
+    )
     a = ap.parse_args(argv)
     try:
         return build(a)
@@ -167,6 +182,7 @@ def build(a):
     if a.dry_run and a.sim:
         raise UsageError("--dry-run and --sim exclude each other")
     lnc = (a.lnc or 2) if a.target == "trn2" else None
+    a.impl = list(dict.fromkeys(a.impl))
     plan = read_plan(a.plan)
     try:
         os.makedirs(os.path.join(a.out, "cache"), exist_ok=True)
@@ -187,6 +203,8 @@ def build(a):
         "skipped": {},
     }
     manifest_path = os.path.join(a.out, "manifest.json")
+    if a.impl:
+        manifest["alternatives"] = {impl: {"points": {}, "skipped": {}} for impl in a.impl}
     failed = 0
     for point in plan.get("points", []):
         pid = point["id"]
@@ -198,57 +216,85 @@ def build(a):
             manifest["skipped"][pid] = str(e)
             print(f"skip  {pid}: {e}", file=sys.stderr)
             continue
-        entry = entry_for(low)
-        if a.sim:
-            data = sim_standin(point, low)
-            key = hashlib.sha256(data).hexdigest()[:20]
-            rel = os.path.join("cache", f"sim-{key}.neff")
-            with open(os.path.join(a.out, rel), "wb") as f:
-                f.write(data)
-            entry.update(neff=rel, hash=key, compile_s=None, compile_flags=[])
-            manifest["points"][pid] = entry
-            print(f"sim   {pid} -> {rel}", file=sys.stderr)
-            write_json_atomic(manifest_path, manifest)
-            continue
-        hlo, text = lower_to_hlo(low)
-        # The proto carries per-process unique ids; the HLO text is stable, so the cache key
-        # is (HLO text, flags, compiler version).
-        key = hashlib.sha256(text.encode() + json.dumps(flags).encode() + compiler.encode()).hexdigest()[:20]
-        hlo_path = os.path.abspath(os.path.join(a.out, "cache", f"{key}.hlo.pb"))
-        neff_rel = os.path.join("cache", f"{key}.neff")
-        neff_path = os.path.abspath(os.path.join(a.out, neff_rel))
-        with open(hlo_path, "wb") as f:
-            f.write(hlo)
-        cmd = ["neuronx-cc", "compile", hlo_path] + flags + ["--output", neff_path]
-        if a.dry_run:
-            print(shlex.join(cmd))
-            continue
-        meta_path = neff_path + ".json"
-        if os.path.exists(neff_path) and os.path.exists(meta_path):
-            with open(meta_path) as f:
-                compile_s = json.load(f)["compile_s"]
-            print(f"cached {pid} -> {neff_rel}", file=sys.stderr)
-        else:
-            log_path = os.path.join(a.out, "cache", f"{key}.log")
-            t0 = time.monotonic()
-            with open(log_path, "w") as log:
-                r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=os.path.join(a.out, "cache"))
-            compile_s = time.monotonic() - t0
-            if r.returncode != 0 or not os.path.exists(neff_path):
-                failed += 1
-                manifest["skipped"][pid] = f"neuronx-cc failed (exit {r.returncode}); see {log_path}"
-                print(f"FAIL  {pid}: see {log_path}", file=sys.stderr)
-                write_json_atomic(manifest_path, manifest)
+        failed += produce(a, manifest, manifest_path, point, low, flags, compiler, None)
+        for impl in a.impl:
+            alt = manifest["alternatives"][impl]
+            try:
+                alow = nki_lowering.build(impl, point, plan.get("constants", {}))
+                if not a.sim:
+                    nki_lowering.kernel()  # the import, checked before tracing
+            except lowerings.Unsupported as e:
+                if point["workload"] in nki_lowering.NKI:
+                    alt["skipped"][pid] = str(e)
+                    print(f"skip  {pid} [{impl}]: {e}", file=sys.stderr)
                 continue
-            write_json_atomic(meta_path, {"compile_s": compile_s, "compiler": compiler, "flags": flags})
-            print(f"built {pid} in {compile_s:.1f} s -> {neff_rel}", file=sys.stderr)
-        entry.update(neff=neff_rel, hash=key, compile_s=compile_s, compile_flags=flags)
-        manifest["points"][pid] = entry
-        write_json_atomic(manifest_path, manifest)
+            failed += produce(a, manifest, manifest_path, point, alow, flags, compiler, impl)
     if not a.dry_run:
         write_json_atomic(manifest_path, manifest)
-        print(f"manifest: {manifest_path} ({len(manifest['points'])} NEFFs, {len(manifest['skipped'])} skipped)", file=sys.stderr)
+        alts = "".join(
+            f", {impl}: {len(v['points'])} NEFFs, {len(v['skipped'])} skipped"
+            for impl, v in manifest.get("alternatives", {}).items()
+        )
+        print(f"manifest: {manifest_path} ({len(manifest['points'])} NEFFs, {len(manifest['skipped'])} skipped{alts})", file=sys.stderr)
     return 1 if failed else 0
+
+
+def produce(a, manifest, manifest_path, point, low, flags, compiler, impl):
+    """Writes the point's NEFF (a stand-in with --sim; prints the command with --dry-run) and
+    records it in the manifest: under "points", or under alternatives[impl] for a second
+    implementation (its entry says "implementation": impl). Returns 1 when the compile failed."""
+    pid = point["id"]
+    where = manifest["alternatives"][impl] if impl else manifest
+    tag = f" [{impl}]" if impl else ""
+    entry = entry_for(low)
+    if impl:
+        entry["implementation"] = impl
+    if a.sim:
+        data = sim_standin(point, low, impl)
+        key = hashlib.sha256(data).hexdigest()[:20]
+        rel = os.path.join("cache", f"sim-{key}.neff")
+        with open(os.path.join(a.out, rel), "wb") as f:
+            f.write(data)
+        entry.update(neff=rel, hash=key, compile_s=None, compile_flags=[])
+        where["points"][pid] = entry
+        print(f"sim   {pid}{tag} -> {rel}", file=sys.stderr)
+        write_json_atomic(manifest_path, manifest)
+        return 0
+    hlo, text = lower_to_hlo(low)
+    # The proto carries per-process unique ids; the HLO text is stable, so the cache key
+    # is (HLO text, flags, compiler version).
+    key = hashlib.sha256(text.encode() + json.dumps(flags).encode() + compiler.encode()).hexdigest()[:20]
+    hlo_path = os.path.abspath(os.path.join(a.out, "cache", f"{key}.hlo.pb"))
+    neff_rel = os.path.join("cache", f"{key}.neff")
+    neff_path = os.path.abspath(os.path.join(a.out, neff_rel))
+    with open(hlo_path, "wb") as f:
+        f.write(hlo)
+    cmd = ["neuronx-cc", "compile", hlo_path] + flags + ["--output", neff_path]
+    if a.dry_run:
+        print(shlex.join(cmd))
+        return 0
+    meta_path = neff_path + ".json"
+    if os.path.exists(neff_path) and os.path.exists(meta_path):
+        with open(meta_path) as f:
+            compile_s = json.load(f)["compile_s"]
+        print(f"cached {pid}{tag} -> {neff_rel}", file=sys.stderr)
+    else:
+        log_path = os.path.join(a.out, "cache", f"{key}.log")
+        t0 = time.monotonic()
+        with open(log_path, "w") as log:
+            r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=os.path.join(a.out, "cache"))
+        compile_s = time.monotonic() - t0
+        if r.returncode != 0 or not os.path.exists(neff_path):
+            where["skipped"][pid] = f"neuronx-cc failed (exit {r.returncode}); see {log_path}"
+            print(f"FAIL  {pid}{tag}: see {log_path}", file=sys.stderr)
+            write_json_atomic(manifest_path, manifest)
+            return 1
+        write_json_atomic(meta_path, {"compile_s": compile_s, "compiler": compiler, "flags": flags})
+        print(f"built {pid}{tag} in {compile_s:.1f} s -> {neff_rel}", file=sys.stderr)
+    entry.update(neff=neff_rel, hash=key, compile_s=compile_s, compile_flags=flags)
+    where["points"][pid] = entry
+    write_json_atomic(manifest_path, manifest)
+    return 0
 
 
 if __name__ == "__main__":

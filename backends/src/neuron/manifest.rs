@@ -8,6 +8,11 @@
 //! `feed` inputs (parameters, optimiser state, step counter), so the backend ping-pongs two
 //! tensor sets without knowing the workload; a new workload needs only a new lowering in the
 //! build script.
+//!
+//! `alternatives` holds second implementations of some points (`build_neffs.py --impl nki`:
+//! attention through neuronx-cc's flash-attention kernel), keyed by implementation name, each
+//! with its own `points` and `skipped`; the backend runs them beside its own and labels each
+//! record with the name.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -72,6 +77,19 @@ pub struct Entry {
     /// The output holding the step's loss (training workloads).
     #[serde(default)]
     pub loss: Option<String>,
+    /// An alternative's implementation name (`nki`); absent for bench's own lowering.
+    #[serde(default)]
+    pub implementation: Option<String>,
+}
+
+/// Second implementations of some points under one name (`alternatives.nki`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Alternative {
+    #[serde(default)]
+    pub points: BTreeMap<String, Entry>,
+    /// Points this implementation could not lower or compile, with the reason.
+    #[serde(default)]
+    pub skipped: BTreeMap<String, String>,
 }
 
 impl Entry {
@@ -101,6 +119,9 @@ pub struct Manifest {
     /// Points the build script could not lower, with the reason.
     #[serde(default)]
     pub skipped: BTreeMap<String, String>,
+    /// Implementation name → its entries (see the module doc).
+    #[serde(default)]
+    pub alternatives: BTreeMap<String, Alternative>,
     #[serde(skip)]
     pub dir: PathBuf,
 }
@@ -141,8 +162,42 @@ impl Manifest {
             e.validate()
                 .map_err(|why| format!("{}: point {id}: {why}; {REBUILD}", path.display()))?;
         }
+        for (name, alt) in &m.alternatives {
+            if name.is_empty() || name == "bench" {
+                return Err(format!(
+                    "{}: alternatives.{name:?}: an alternative needs a name other than bench's own; {REBUILD}",
+                    path.display()
+                ));
+            }
+            for (id, e) in &alt.points {
+                let at = format!("{}: alternatives.{name}.points.{id}", path.display());
+                e.validate()
+                    .map_err(|why| format!("{at}: {why}; {REBUILD}"))?;
+                if e.implementation.as_deref().is_some_and(|i| i != name) {
+                    return Err(format!(
+                        "{at}: says implementation '{}' under alternatives.{name}; {REBUILD}",
+                        e.implementation.as_deref().unwrap_or_default()
+                    ));
+                }
+            }
+        }
         m.dir = dir.to_path_buf();
         Ok(m)
+    }
+
+    /// The alternatives that cover point `id`: (name, its entry or why it has none), in name
+    /// order.
+    pub fn alternatives_of(&self, id: &str) -> Vec<(&str, Result<&Entry, &str>)> {
+        self.alternatives
+            .iter()
+            .filter_map(
+                |(name, alt)| match (alt.points.get(id), alt.skipped.get(id)) {
+                    (Some(e), _) => Some((name.as_str(), Ok(e))),
+                    (None, Some(why)) => Some((name.as_str(), Err(why.as_str()))),
+                    (None, None) => None,
+                },
+            )
+            .collect()
     }
 
     pub fn neff_path(&self, e: &Entry) -> PathBuf {
@@ -231,6 +286,38 @@ mod tests {
             ),
         );
         assert!(Manifest::load(&tmp).unwrap_err().contains("f64"));
+
+        // a second implementation under alternatives: listed per point, its skips kept
+        let alt_entry = r#"{"neff": "b.neff", "implementation": "nki",
+          "inputs": [{"name": "a", "neff_name": "input0", "dtype": "f32", "shape": [2, 2]}],
+          "outputs": [{"name": "out", "neff_name": "output0", "dtype": "f32", "shape": [2, 2]}],
+          "check": "out"}"#;
+        let with_alt = |entry: &str| {
+            GOOD.trim_end().strip_suffix('}').unwrap().to_string()
+                + &format!(
+                    r#", "alternatives": {{"nki": {{"points": {{"matmul/m=2,n=2,k=2/f32": {entry}}},
+                    "skipped": {{"matmul/m=4,n=4,k=4/f32": "s too short"}}}}}}}}"#
+                )
+        };
+        write(&tmp, &with_alt(alt_entry));
+        let m = Manifest::load(&tmp).unwrap();
+        let alts = m.alternatives_of("matmul/m=2,n=2,k=2/f32");
+        assert_eq!(alts.len(), 1);
+        assert_eq!(alts[0].0, "nki");
+        assert_eq!(alts[0].1.unwrap().neff, "b.neff");
+        assert_eq!(
+            m.alternatives_of("matmul/m=4,n=4,k=4/f32")[0]
+                .1
+                .unwrap_err(),
+            "s too short"
+        );
+        assert!(m.alternatives_of("matmul/m=8,n=8,k=8/f32").is_empty());
+        write(&tmp, &with_alt(&alt_entry.replace("\"nki\"", "\"torch\"")));
+        let err = Manifest::load(&tmp).unwrap_err();
+        assert!(
+            err.contains("alternatives.nki.points.matmul/m=2,n=2,k=2/f32") && err.contains("torch"),
+            "{err}"
+        );
 
         let err = Manifest::load(&tmp.join("missing")).unwrap_err();
         assert!(

@@ -366,6 +366,50 @@ impl Backend for NeuronBackend {
             .points
             .get(&id)
             .ok_or_else(|| BackendError::Point(self.supports(point).unwrap_err()))?;
+        self.load(entry, inputs)
+    }
+
+    fn alternatives(&self, point: &Point) -> Vec<(String, Result<(), String>)> {
+        self.manifest
+            .alternatives_of(&point.id())
+            .into_iter()
+            .map(|(name, e)| (name.to_string(), e.map(|_| ()).map_err(str::to_string)))
+            .collect()
+    }
+
+    fn prepare_alternative<'a>(
+        &'a mut self,
+        name: &str,
+        point: &Point,
+        inputs: &[HostTensor],
+    ) -> Result<Box<dyn Prepared + 'a>, BackendError> {
+        let id = point.id();
+        let entry = self
+            .manifest
+            .alternatives
+            .get(name)
+            .and_then(|a| a.points.get(&id))
+            .ok_or_else(|| {
+                BackendError::Point(format!(
+                    "no {name} NEFF for this point in {}/manifest.json (alternatives.{name}.points); rebuild with build_neffs.py --impl {name}",
+                    self.manifest.dir.display()
+                ))
+            })?;
+        self.load(entry, inputs)
+    }
+
+    fn devices_used(&self, _point: &Point) -> f64 {
+        self.cores as f64 * self.chips_per_core
+    }
+}
+
+impl NeuronBackend {
+    /// Loads the entry's NEFF on each of `--cores` NeuronCores with the inputs written.
+    fn load<'a>(
+        &'a self,
+        entry: &manifest::Entry,
+        inputs: &[HostTensor],
+    ) -> Result<Box<dyn Prepared + 'a>, BackendError> {
         let path = self.manifest.neff_path(entry);
         let neff = std::fs::read(&path).map_err(|e| {
             BackendError::Point(format!(
@@ -391,9 +435,5 @@ impl Backend for NeuronBackend {
             entry,
             self.tracer.clone(),
         )))
-    }
-
-    fn devices_used(&self, _point: &Point) -> f64 {
-        self.cores as f64 * self.chips_per_core
     }
 }

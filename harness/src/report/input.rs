@@ -3,6 +3,8 @@
 //! through `schema::read_run` (or its fast path with the same range checks), so a truncated,
 //! malformed, out-of-range or unknown-schema file is an error that names it, the field's JSON
 //! path and the point; [`check_devices`] holds each point to its instance's accelerator count.
+//! A file holding records of a second implementation is split into one run per implementation
+//! (see [`super::split`]).
 
 use std::path::{Path, PathBuf};
 
@@ -107,7 +109,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedRun>, InputError> {
             }
         }
     });
-    files
+    let runs = files
         .into_iter()
         .zip(slots)
         .map(|(f, r)| {
@@ -117,7 +119,9 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedRun>, InputError> {
                 path: f,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, InputError>>()?;
+    // A file with records of a second implementation (nki) is one run per implementation.
+    Ok(super::split::by_implementation(runs))
 }
 
 /// Parses straight into the typed record (one pass) and range-checks it; on a parse problem

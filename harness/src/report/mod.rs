@@ -27,6 +27,7 @@ pub mod prices;
 pub mod resample;
 pub mod scenarios;
 pub mod sides;
+pub mod split;
 pub mod summary;
 pub mod tables;
 pub mod units;

@@ -1,0 +1,92 @@
+//! The second implementation of attention on Neuron (`build_neffs.py --impl nki`), through the
+//! real `bench` binary on nrt-sim: an attention point with an nki NEFF in the manifest runs
+//! twice, once per implementation, and run.json holds both records (the second labelled
+//! `implementation: "nki"`), each gated by the correctness check and timed; a point the
+//! kernel cannot take records the skip with the build script's reason; the summary table and
+//! the report name the nki run. nrt-sim computes attention on the CPU for both NEFFs, so this
+//! checks the plumbing, not the kernel: every result is simulated.
+
+mod neuron_support;
+
+use harness::schema::Status;
+use neuron_support::{bench, build, run_neuron, stderr};
+
+/// The quick suite's f32 attention points: s=128 and s=256 (no nki: flash_fwd needs s
+/// divisible by 512) and s=512 (nki).
+const ATTN: &[&str] = &["--workload", "attention", "--dtype", "f32"];
+const NKI_POINT: &str = "attention/b=1,h=8,s=512,d=64,causal=1/f32";
+
+#[test]
+fn an_nki_attention_neff_runs_beside_bench_s_and_is_recorded_as_nki() {
+    let fx = build(ATTN, &["--impl", "nki"]);
+    let (o, run) = run_neuron(&fx, &[], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = run.expect("run.json");
+    assert!(run.backend.simulated);
+    assert_eq!(run.backend.implementation, "bench");
+
+    let own: Vec<_> = run
+        .points
+        .iter()
+        .filter(|p| p.implementation.is_none())
+        .collect();
+    assert_eq!(own.len(), 3, "each planned point once as bench's own");
+    assert!(own.iter().all(|p| p.status == Status::Ok), "{own:#?}");
+
+    let nki: Vec<_> = run
+        .points
+        .iter()
+        .filter(|p| p.implementation.as_deref() == Some("nki"))
+        .collect();
+    assert_eq!(nki.len(), 3, "an nki record per attention point: {nki:#?}");
+    let ran = nki.iter().find(|p| p.id == NKI_POINT).expect("nki record");
+    assert_eq!(ran.status, Status::Ok, "{ran:#?}");
+    let check = ran.check.as_ref().expect("checked");
+    assert!(check.passed && check.checked > 0, "{check:?}");
+    assert!(ran.stats.as_ref().is_some_and(|s| s.n >= 3));
+    assert!(ran.timer.is_some());
+    assert!(ran.devices_used > 0.0);
+    for p in nki.iter().filter(|p| p.id != NKI_POINT) {
+        assert_eq!(p.status, Status::Skipped, "{p:#?}");
+        let why = p.reason.as_deref().unwrap_or_default();
+        assert!(why.contains("divisible by 512"), "{why}");
+    }
+
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&format!("{NKI_POINT} [nki]")) && l.contains(" ok ")),
+        "{table}"
+    );
+
+    // The report reads the file as two runs: bench's and "<run> [nki]".
+    let dir = std::fs::read_dir(fx.path().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let out = fx.path().join("report");
+    let o = bench(&[])
+        .args(["report"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.code().is_some(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    let name = dir.file_name().unwrap().to_string_lossy().to_string();
+    assert!(md.contains(&format!("{name} [nki]")), "{md}");
+}
+
+#[test]
+fn without_impl_no_nki_record_is_written() {
+    let fx = build(ATTN, &[]);
+    let (o, run) = run_neuron(&fx, &[], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = run.expect("run.json");
+    assert_eq!(run.points.len(), 3);
+    assert!(run.points.iter().all(|p| p.implementation.is_none()));
+}
