@@ -9,7 +9,8 @@
 //! workload needs, the NVRTC compile, the per-GPU module cache); `capability` (what runs on
 //! which compute capability); `provenance`; `options`; `telemetry` (NVML); `bind` (each
 //! workload's device-independent plan from `crate::gpu` bound to this GPU). This file opens
-//! the backend and dispatches points; several GPUs go through `crate::multi`.
+//! the backend and dispatches points (matmul, attention, train-mlp, train-gpt, prefill and
+//! decode); several GPUs go through `crate::multi`.
 
 mod bind;
 mod capability;
@@ -23,6 +24,7 @@ mod telemetry;
 
 use kernels::{HostTensor, Point, Workload};
 
+use crate::gpu::infer_plan::{InferPlan, Mode};
 use crate::{Backend, BackendError, BackendOptions, DeviceInfo, Prepared};
 use bind::{Bound, Iteration};
 use device::Device;
@@ -64,6 +66,10 @@ impl CudaBackend {
     fn cc(&self) -> (i32, i32) {
         self.dev.gpu.props.cc
     }
+
+    fn sms(&self) -> u32 {
+        self.dev.gpu.props.sm_count.max(1) as u32
+    }
 }
 
 /// `work` bound to `dev` as a prepared point.
@@ -81,7 +87,9 @@ impl Backend for CudaBackend {
     }
 
     fn supports(&self, point: &Point) -> Result<(), String> {
-        supports_on(self.cc(), point)
+        supports_on(self.cc(), point)?;
+        let props = &self.dev.gpu.props;
+        capability::fits_memory(point, props.memory_bytes as u64, self.sms())
     }
 
     fn prepare<'a>(
@@ -95,13 +103,26 @@ impl Backend for CudaBackend {
             Workload::Attention(_) => Some(ModuleKind::Attention),
             Workload::TrainMlp(_) => Some(ModuleKind::Mlp),
             Workload::TrainGpt(_) => Some(ModuleKind::Gpt),
-            // refused by supports_on above
-            Workload::Prefill(_) | Workload::Decode(_) => None,
+            Workload::Prefill(_) | Workload::Decode(_) => Some(ModuleKind::Infer),
         };
-        let (kernels, compile_s) = match module {
+        let (mut kernels, mut compile_s) = match module {
             Some(kind) => self.modules.get(&self.dev.gpu, kind)?,
             None => Default::default(),
         };
+        let plan = capability::infer_plan_of(point, self.sms());
+        // prefill's attention runs attention.cu's fused kernel where one serves the dtype and
+        // head dim: that module's kernels join gpt.cu's and decode_attention.cu's.
+        if let Some(InferPlan {
+            mode: Mode::Prefill { flash: Some(_), .. },
+            ..
+        }) = plan
+        {
+            let (flash, secs) = self.modules.get(&self.dev.gpu, ModuleKind::Attention)?;
+            kernels.extend(flash);
+            if let Some(s) = secs {
+                compile_s = Some(compile_s.unwrap_or(0.0) + s);
+            }
+        }
         self.dev.start_sampling();
         let dev = &self.dev;
         let dt = point.dtype;
@@ -127,10 +148,14 @@ impl Backend for CudaBackend {
                 compile_s,
             )?,
             Workload::Prefill(_) | Workload::Decode(_) => {
-                return Err(BackendError::Point(format!(
-                    "{} has no cuda implementation yet",
-                    point.kind()
-                )))
+                let plan = plan.ok_or_else(|| {
+                    BackendError::Point(format!("internal: no plan for {}", point.kind()))
+                })?;
+                bound(
+                    dev,
+                    bind::infer::GpuInfer::new(dev, kernels, plan, dt, inputs)?,
+                    compile_s,
+                )?
             }
         };
         // Make sure uploads are done before the gate and timing start.

@@ -48,6 +48,8 @@ pub struct GpuInfer {
 
 impl GpuInfer {
     /// Uploads the point's inputs, prepares every GEMM and, for decode, fills the cache.
+    /// `CudaBackend::prepare` has checked that the plan's buffers fit the GPU
+    /// (`capability::fits_memory`).
     pub fn new(
         dev: &Device,
         funcs: Kernels,
@@ -57,18 +59,6 @@ impl GpuInfer {
     ) -> Result<Self, CudaError> {
         let (elem, dt, compute) = train_storage(dtype)
             .ok_or_else(|| CudaError::Invalid(format!("no {dtype} inference on cuda")))?;
-        let eb = elem.size();
-        let need = plan.device_bytes(eb);
-        let have = dev.gpu.props.memory_bytes as u64;
-        // cuBLASLt's workspace, the L2 flush buffer and the CUDA context need some room too.
-        if need + (1 << 30) > have {
-            return Err(CudaError::Invalid(format!(
-                "this point needs {:.1} GiB of device memory (weights, KV cache, activations) \
-                 and this GPU has {:.1} GiB: choose a smaller batch, context or prompt",
-                need as f64 / (1u64 << 30) as f64,
-                have as f64 / (1u64 << 30) as f64
-            )));
-        }
         let gpu = &dev.gpu;
         let (offs, total) = param_offsets(&plan.gpt);
         let mut params = vec![0f32; total];
@@ -83,7 +73,7 @@ impl GpuInfer {
                 Slot::Gpt(crate::gpu::gpt_plan::Buf::Params) => gpu.upload(&encode(&params, elem)),
                 Slot::Tokens => gpu.upload(&i32_bytes(find(inputs, "tokens").as_i32())),
                 Slot::RowIdx => gpu.upload(&i32_bytes(&plan.row_indices())),
-                s => gpu.zeros(n * InferPlan::elem_bytes(s, eb) as usize),
+                s => gpu.zeros(n * InferPlan::elem_bytes(s, elem.size()) as usize),
             };
             bufs.insert(slot, d?);
         }

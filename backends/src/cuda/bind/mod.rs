@@ -6,9 +6,6 @@
 
 pub mod attention;
 pub mod gpt;
-// Dispatched from `CudaBackend::prepare` once kernels::point has the prefill and decode
-// workloads (helper "inference", issue 16); until then only compiled.
-#[allow(dead_code)]
 pub mod infer;
 pub mod matmul;
 pub mod mlp;
