@@ -7,9 +7,11 @@
 //! flight failed naming the entry point and the status, and every other point as in the clean
 //! run.
 //!
-//! By default (CI) a seeded sample of positions over a small selection runs. With
-//! `BENCH_FAULT_TABLE=<file>` every position of the quick suite runs and the table of
-//! positions × outcome is written there (scripts/fault_table.sh). Every result is simulated.
+//! By default (CI) the first, the last and two seeded call positions of each entry point run
+//! over a small selection. scripts/fault_table.sh sets `BENCH_FAULT_SUITE=quick|small`,
+//! `BENCH_FAULT_POSITIONS=all|<per entry point>`, `BENCH_FAULT_JOBS` and
+//! `BENCH_FAULT_TABLE=<file>` (the table of positions × outcome, and one row per run).
+//! Every result is simulated.
 
 #[allow(dead_code)] // the helpers other nrt-sim tests use
 mod neuron_support;
@@ -259,12 +261,14 @@ impl Runner<'_> {
     }
 }
 
-/// (entry point, call position) pairs: all of them, or the first, the last and two seeded
-/// picks between (SplitMix64 of the entry point's name).
-fn positions(counts: &BTreeMap<String, u64>, all: bool) -> Vec<(String, u64)> {
+/// (entry point, call position) pairs: all of them (`per_symbol` None), or per entry point
+/// the first, the last and seeded picks between (SplitMix64 of the entry point's name), up to
+/// `per_symbol` in all.
+fn positions(counts: &BTreeMap<String, u64>, per_symbol: Option<u64>) -> Vec<(String, u64)> {
     let mut v = Vec::new();
     for (s, &n) in counts {
-        if all || n <= 4 {
+        let k = per_symbol.unwrap_or(n).max(2);
+        if n <= k {
             v.extend((1..=n).map(|k| (s.clone(), k)));
             continue;
         }
@@ -272,7 +276,7 @@ fn positions(counts: &BTreeMap<String, u64>, all: bool) -> Vec<(String, u64)> {
             (h ^ b as u64).wrapping_mul(0x100_0000_01B3)
         });
         let mut picks = vec![1, n];
-        while picks.len() < 4 {
+        while (picks.len() as u64) < k {
             x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
             let mut z = x;
             z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -353,12 +357,20 @@ fn table(results: &[(String, u64, String, Result<String, String>)], took: Durati
 
 #[test]
 fn every_entry_point_failing_at_every_sampled_call_position_is_clean() {
-    let full = std::env::var_os("BENCH_FAULT_TABLE");
-    let jobs = std::env::var("BENCH_FAULT_JOBS")
-        .ok()
-        .and_then(|j| j.parse().ok())
-        .unwrap_or(2);
-    let fx = if full.is_some() {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let table_file = var("BENCH_FAULT_TABLE");
+    let jobs = var("BENCH_FAULT_JOBS").map_or(2, |j| j.parse().expect("BENCH_FAULT_JOBS"));
+    let quick = match var("BENCH_FAULT_SUITE").as_deref() {
+        None | Some("small") => false,
+        Some("quick") => true,
+        Some(o) => panic!("BENCH_FAULT_SUITE={o}: quick or small"),
+    };
+    let per_symbol = match var("BENCH_FAULT_POSITIONS").as_deref() {
+        None => Some(4),
+        Some("all") => None,
+        Some(k) => Some(k.parse().expect("BENCH_FAULT_POSITIONS: all or a number")),
+    };
+    let fx = if quick {
         build(&[], &[])
     } else {
         build(SMALL, &[])
@@ -372,17 +384,29 @@ fn every_entry_point_failing_at_every_sampled_call_position_is_clean() {
     for s in ["nrt_init", "nrt_load", "nrt_execute", "nrt_tensor_read"] {
         assert!(counts.contains_key(s), "{s} never called: {counts:?}");
     }
-    let cases = positions(&counts, full.is_some());
+    let cases = positions(&counts, per_symbol);
     let r = Runner {
         fx: &fx,
         clean,
         limit,
     };
     let t = Instant::now();
-    let results = run_all(&r, &cases, jobs, full.is_some());
-    let text = table(&results, t.elapsed());
+    let results = run_all(&r, &cases, jobs, table_file.is_some());
+    let what = format!(
+        "{} ({} points), {}",
+        if quick {
+            "the quick suite"
+        } else {
+            "a small selection"
+        },
+        r.clean.points.len(),
+        per_symbol.map_or("every call position".into(), |k| format!(
+            "{k} call positions per entry point (first, last, seeded picks)"
+        ))
+    );
+    let text = format!("{what}: {}", table(&results, t.elapsed()));
     eprintln!("{text}");
-    if let Some(path) = &full {
+    if let Some(path) = &table_file {
         let mut detail =
             text.clone() + "\n| entry point | call | status | outcome |\n|---|---|---|---|\n";
         for (sym, nth, status, o) in &results {
