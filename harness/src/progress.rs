@@ -49,6 +49,16 @@ impl Progress {
         }
     }
 
+    /// A further record of the point just finished (a second implementation's, `id [nki]`):
+    /// its line, without advancing the count.
+    pub fn also(&mut self, rec: &PointRecord) {
+        let line = describe(rec);
+        match self {
+            Progress::Bar(b) => b.println(line),
+            Progress::Lines { total, done } => eprintln!("[{}/{}] {line}", done, total),
+        }
+    }
+
     /// The terminal bar, for a thread that must clear it (the interrupt watchdog).
     pub fn bar(&self) -> Option<ProgressBar> {
         match self {
@@ -68,14 +78,14 @@ fn describe(rec: &PointRecord) -> String {
     match (rec.status, &rec.stats, &rec.throughput) {
         (Status::Ok, Some(s), Some(t)) => format!(
             "{} ok: median {} ({} samples), {:.1} GFLOP/s",
-            rec.id,
+            crate::table::label(rec),
             crate::table::fmt_secs(s.median_s),
             s.n,
             t.flop_per_s / 1e9
         ),
         (status, _, _) => format!(
             "{} {}: {}",
-            rec.id,
+            crate::table::label(rec),
             match status {
                 Status::Ok => "ok",
                 Status::Failed => "FAILED",

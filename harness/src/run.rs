@@ -279,6 +279,8 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             };
             if rec.implementation.is_none() {
                 progress.finish_point(&rec);
+            } else {
+                progress.also(&rec);
             }
             if let Err(e) = writer.push(rec) {
                 // A failed write names the file and left it as it was (e.g. a full disk).

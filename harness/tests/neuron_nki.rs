@@ -2,8 +2,8 @@
 //! real `bench` binary on nrt-sim: an attention point with an nki NEFF in the manifest runs
 //! twice, once per implementation, and run.json holds both records (the second labelled
 //! `implementation: "nki"`), each gated by the correctness check and timed; a point the
-//! kernel cannot take records the skip with the build script's reason; the summary table and
-//! the report name the nki run. nrt-sim computes attention on the CPU for both NEFFs, so this
+//! kernel cannot take records the skip with the build script's reason; the progress lines, the
+//! summary table and the report name the nki run. nrt-sim computes attention on the CPU for both NEFFs, so this
 //! checks the plumbing, not the kernel: every result is simulated.
 
 mod neuron_support;
@@ -58,6 +58,12 @@ fn an_nki_attention_neff_runs_beside_bench_s_and_is_recorded_as_nki() {
             .lines()
             .any(|l| l.starts_with(&format!("{NKI_POINT} [nki]")) && l.contains(" ok ")),
         "{table}"
+    );
+
+    let progress = stderr(&o);
+    assert!(
+        progress.contains(&format!("{NKI_POINT} [nki] ok: median")),
+        "{progress}"
     );
 
     // The report reads the file as two runs: bench's and "<run> [nki]".
