@@ -1,6 +1,6 @@
 //! The `bench report` and `bench prices` commands: read the price table (built-in, `--prices
 //! FILE`, `--price TYPE=USD` overrides) and the result files, build the model, and write
-//! report.md, report.html, summary.csv, summary.json, report.json and charts/ into --out.
+//! report.md, report.html, summary.csv, summary.json, points.csv, report.json and charts/ into --out.
 //! Every bad input is an error naming the file or value (the binary exits 2).
 
 use std::collections::BTreeMap;
@@ -12,7 +12,7 @@ use super::args::{merge_weights, parse_claim, parse_implementation, parse_instan
 use super::devices::DeviceTable;
 use super::model::{build, Options, Report};
 use super::prices::PriceTable;
-use super::{apply, charts, compose, html, input, markdown, summary};
+use super::{apply, charts, compose, html, input, markdown, points, summary};
 use crate::cli::{PricesArgs, ReportArgs};
 
 /// The price table a command uses.
@@ -147,7 +147,8 @@ pub fn write(model: &Report, out: &Path) -> Result<()> {
     std::thread::scope(|scope| -> Result<()> {
         let data = scope.spawn(|| -> Result<()> {
             put("summary.csv", summary::csv(model)?)?;
-            put("summary.json", summary::json(model)?)
+            put("summary.json", summary::json(model)?)?;
+            put("points.csv", points::csv(model)?)
         });
         let full = scope.spawn(|| put("report.json", serde_json::to_string(model)?));
         put("report.md", markdown::render(&blocks))?;

@@ -256,10 +256,10 @@ fn datasheet_blocks(rep: &Report) -> Vec<Block> {
 
 fn method(rep: &Report) -> Block {
     Block::List(vec![
-        "Perf per $ = work per iteration ÷ cost per iteration, in the workload's unit: FLOP/$ (matmul), tokens/$ (attention), samples/$ (train-mlp), tokens/$ and $ per 1M training tokens (train-gpt); tables show each column with one SI prefix. Cost per iteration = $/h × devices used ÷ devices in the instance × median seconds ÷ 3600.".into(),
+        "Perf per $ = work per iteration ÷ cost per iteration, in the workload's unit: FLOP/$ (matmul), tokens/$ (attention), samples/$ (train-mlp), tokens/$ and $ per 1M training tokens (train-gpt), input tokens/$ and $ per 1M input tokens (prefill), output tokens/$ and $ per 1M output tokens (decode); tables show each column with one SI prefix. Cost per iteration = $/h × devices used ÷ devices in the instance × median seconds ÷ 3600.".into(),
         format!("Each ratio's 95% interval is a percentile bootstrap ({} replicates, seed {:#x}): every replicate resamples both sides' raw timing samples with replacement and takes the ratio of the replicate medians. The geometric mean's interval takes, per replicate, the geometric mean of all points' replicate ratios. It is timing noise only.", rep.resamples, rep.seed),
         "Only points that are ok, passed their correctness check and have samples on both sides are paired (by point id). Failed, skipped, unpaired and simulated points are listed above and excluded.".into(),
-        "% of datasheet peak = achieved FLOP/s per device ÷ the dense peak for the dtype in results/devices.csv; for train-gpt, whose FLOPs are model FLOPs (6 × the parameters in matmuls + 12 × layers × d_model × seq per token; recomputation not counted), this is MFU. One-off time (backend init, point load, compile) is reported apart and priced as time to first result.".into(),
+        "% of datasheet peak = achieved FLOP/s per device ÷ the dense peak for the dtype in results/devices.csv; for train-gpt, whose FLOPs are model FLOPs (6 × the parameters in matmuls + 12 × layers × d_model × seq per token; recomputation not counted), this is MFU. % of datasheet memory bandwidth = the point's bytes (decode: the weights plus the KV cache read) ÷ median time ÷ devices ÷ the memory bandwidth in results/devices.csv; % of roofline = achieved FLOP/s per device ÷ min(the dtype's peak, FLOP per byte × that bandwidth), with the roof that bounds the point. Throughput per instance = per device × the instance's accelerators. One-off time (backend init, point load, compile) is reported apart and priced as time to first result.".into(),
     ])
 }
 
@@ -268,6 +268,7 @@ fn links(charts: &[(String, String)]) -> Block {
     let mut l: Vec<(String, String)> = [
         ("summary.csv", "summary.csv"),
         ("summary.json", "summary.json"),
+        ("points.csv (every run's points)", "points.csv"),
         ("report.json (the whole model)", "report.json"),
         ("report.md", "report.md"),
     ]

@@ -23,6 +23,7 @@ pub mod model;
 pub mod pairing;
 pub mod parallel;
 pub mod plans;
+pub mod points;
 pub mod prices;
 pub mod resample;
 pub mod scenarios;

@@ -37,10 +37,10 @@ fn perf_scale(unit: &str, values: impl Iterator<Item = f64>) -> (f64, Scale, Str
     (mult, s, label(s, &base))
 }
 
-fn truncated(shown: usize, total: usize, what: &str, out: &mut Vec<Block>) {
+fn truncated(shown: usize, total: usize, what: &str, file: &str, out: &mut Vec<Block>) {
     if shown < total {
         out.push(p(format!(
-            "First {shown} of {total} {what}; summary.csv has all of them."
+            "First {shown} of {total} {what}; {file} has all of them."
         )));
     }
 }
@@ -49,7 +49,8 @@ fn truncated(shown: usize, total: usize, what: &str, out: &mut Vec<Block>) {
 pub fn pairs(c: &Comparison) -> Vec<Block> {
     let mut out = Vec::new();
     for (workload, rows) in by_workload(&c.pairs, |r: &PairRow| &r.workload) {
-        let shown = rows.len().min(MAX_ROWS);
+        let total = rows.len();
+        let shown = total.min(MAX_ROWS);
         let rows = &rows[..shown];
         let t = scale_time(
             rows.iter()
@@ -62,8 +63,8 @@ pub fn pairs(c: &Comparison) -> Vec<Block> {
                 .flat_map(|r| [r.baseline_perf_per_usd, r.challenger_perf_per_usd]),
         );
         let tl = label(t, "s");
-        out.push(p(format!("**{workload}** ({} paired points)", rows.len())));
-        truncated(shown, c.pairs.len(), "pairs", &mut out);
+        out.push(p(format!("**{workload}** ({total} paired points)")));
+        truncated(shown, total, "pairs", "summary.csv", &mut out);
         out.push(table_aligned(
             &[
                 "point".to_string(),
@@ -154,7 +155,7 @@ pub fn run_results(r: &RunSummary) -> Vec<Block> {
         let per_million = ms.iter().any(|m| m.usd_per_million_items.is_some());
         let infer = inference::is_inference(&workload).then(|| RunColumns::new(&item, ms));
         out.push(p(format!("**{workload}** ({total} points)")));
-        truncated(shown, total, "points", &mut out);
+        truncated(shown, total, "points", "points.csv", &mut out);
         let mut header = vec![
             "point".to_string(),
             format!("median ({tl})"),
