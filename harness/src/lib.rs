@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod dump;
 pub mod fleet;
+pub mod fuzz;
 pub mod interrupt;
 pub mod list;
 pub mod plan_file;

@@ -358,6 +358,14 @@ impl Grid {
         self
     }
 
+    /// How many points [`Grid::points`] makes (saturating).
+    fn count(&self) -> usize {
+        self.values
+            .iter()
+            .map(|(_, v)| v.len().max(1))
+            .fold(self.dtypes.len(), usize::saturating_mul)
+    }
+
     fn points(&self) -> Result<Vec<Point>, PointError> {
         let mut combos: Vec<BTreeMap<String, u64>> = vec![BTreeMap::new()];
         for (key, vals) in &self.values {
@@ -389,6 +397,10 @@ impl Grid {
         Ok(out)
     }
 }
+
+/// The most points one selection may plan: `--param` lists multiply (m × n × k values), and
+/// a product beyond this is a typing mistake that would take hours to plan and years to run.
+pub const MAX_POINTS: usize = 10_000;
 
 /// A planning error: names the bad value and what to use instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -500,6 +512,15 @@ pub fn plan(suite: Suite, sel: &Selection) -> Result<Vec<Point>, PlanError> {
             g.dtypes = dtypes.clone();
         }
     }
+    let count = grids
+        .iter()
+        .map(Grid::count)
+        .fold(0usize, usize::saturating_add);
+    if count > MAX_POINTS {
+        return Err(PlanError(format!(
+            "the selection gives {count} points (the --param lists multiply), over the {MAX_POINTS} points bench plans at most: pass fewer values to --param, or narrow --workload/--dtype"
+        )));
+    }
     let mut seen = BTreeSet::new();
     let mut points = Vec::new();
     for g in &grids {
@@ -572,6 +593,30 @@ mod tests {
         let e = plan(Suite::Quick, &sel(&["matmul"], &[], &["m=0"])).unwrap_err();
         assert!(e.0.contains("m=0"), "{e}");
         assert!("huge".parse::<Suite>().is_err());
+    }
+
+    #[test]
+    fn a_selection_of_too_many_points_is_refused_before_it_is_built() {
+        let many = (1..=100)
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let p = |k: &str| format!("{k}={many}");
+        let e = plan(
+            Suite::Quick,
+            &sel(&["matmul"], &["f32"], &[&p("m"), &p("n"), &p("k")]),
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("1000000 points") && e.0.contains("--param"),
+            "{e}"
+        );
+        let ok = plan(
+            Suite::Quick,
+            &sel(&["matmul"], &["f32"], &[&p("m"), &p("n")]),
+        )
+        .unwrap();
+        assert_eq!(ok.len(), 10_000);
     }
 
     #[test]

@@ -23,6 +23,10 @@ use super::convert::Dtype;
 
 pub const SCHEMA: &str = "bench.neff-manifest/1";
 
+/// The largest tensor a manifest may describe (1 TiB, beyond any device's memory): a larger
+/// shape is a corrupt manifest, and its byte count could overflow.
+pub const MAX_TENSOR_BYTES: usize = 1 << 40;
+
 /// How an input starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -56,6 +60,15 @@ impl Io {
 
     pub fn bytes(&self) -> usize {
         self.shape.iter().product::<usize>() * self.dtype().size()
+    }
+
+    /// The size in bytes, or `None` when it exceeds [`MAX_TENSOR_BYTES`] (or `usize`).
+    fn checked_bytes(&self) -> Option<usize> {
+        let size = Dtype::parse(&self.dtype)?.size();
+        self.shape
+            .iter()
+            .try_fold(size, |acc, &d| acc.checked_mul(d))
+            .filter(|&b| b <= MAX_TENSOR_BYTES)
     }
 }
 
@@ -145,7 +158,13 @@ impl Manifest {
                 path.display()
             )
         })?;
-        let mut m: Manifest = serde_json::from_str(&text).map_err(|e| {
+        Self::parse(&text, &path)
+    }
+
+    /// Parses and validates the text of a manifest; `path` (the manifest.json it came from)
+    /// names it in errors, and its folder is where the NEFF files are looked up.
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest, String> {
+        let mut m: Manifest = serde_json::from_str(text).map_err(|e| {
             format!(
                 "{} is not a valid NEFF manifest ({e}); {REBUILD}",
                 path.display()
@@ -181,7 +200,7 @@ impl Manifest {
                 }
             }
         }
-        m.dir = dir.to_path_buf();
+        m.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(m)
     }
 
@@ -212,6 +231,12 @@ impl Entry {
                 return Err(format!(
                     "tensor '{}' has dtype '{}' (use f32, bf16, f16 or i32)",
                     io.name, io.dtype
+                ));
+            }
+            if io.checked_bytes().is_none() {
+                return Err(format!(
+                    "tensor '{}' has shape {:?} of {}, over 1 TiB (the limit is 2^40 bytes)",
+                    io.name, io.shape, io.dtype
                 ));
             }
         }

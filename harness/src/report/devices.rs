@@ -43,14 +43,69 @@ pub struct DeviceTable {
     pub rows: Vec<DeviceRow>,
 }
 
+/// A device table that does not parse: names the table and the row (1 is the header).
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error(
+        "device table {origin}, row {row}: {source}; columns must be those of results/devices.csv"
+    )]
+    Row {
+        origin: String,
+        row: usize,
+        source: csv::Error,
+    },
+    #[error("device table {origin}, row {row}: {what}")]
+    Value {
+        origin: String,
+        row: usize,
+        what: String,
+    },
+}
+
 impl DeviceTable {
     pub fn builtin() -> Self {
-        let mut rd = csv::Reader::from_reader(BUILTIN.as_bytes());
-        let rows = rd
-            .deserialize()
-            .collect::<Result<Vec<DeviceRow>, _>>()
-            .expect("built-in device table parses");
-        DeviceTable { rows }
+        Self::parse(BUILTIN, "built-in results/devices.csv").expect("built-in device table parses")
+    }
+
+    /// Parses a table with the columns of `results/devices.csv`; `origin` names it in errors.
+    /// Every peak, memory size and bandwidth given must be a positive finite number.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, DeviceError> {
+        let mut rd = csv::Reader::from_reader(text.as_bytes());
+        let mut rows = Vec::new();
+        for (i, rec) in rd.deserialize::<DeviceRow>().enumerate() {
+            let row = i + 2;
+            let r = rec.map_err(|source| DeviceError::Row {
+                origin: origin.into(),
+                row,
+                source,
+            })?;
+            let bad = |what: String| DeviceError::Value {
+                origin: origin.into(),
+                row,
+                what,
+            };
+            if r.accelerator.trim().is_empty() {
+                return Err(bad("empty accelerator".into()));
+            }
+            let values = [
+                ("peak_tflops_f32", r.peak_tflops_f32),
+                ("peak_tflops_tf32", r.peak_tflops_tf32),
+                ("peak_tflops_bf16", r.peak_tflops_bf16),
+                ("peak_tflops_f16", r.peak_tflops_f16),
+                ("peak_tflops_fp8_e4m3", r.peak_tflops_fp8_e4m3),
+                ("memory_gb", r.memory_gb),
+                ("memory_bw_gb_s", r.memory_bw_gb_s),
+            ];
+            for (field, v) in values {
+                if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
+                    return Err(bad(format!(
+                        "{field} {v} must be a positive number (or empty when unknown)"
+                    )));
+                }
+            }
+            rows.push(r);
+        }
+        Ok(DeviceTable { rows })
     }
 
     pub fn get(&self, accelerator: &str) -> Option<&DeviceRow> {

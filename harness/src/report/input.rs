@@ -1,6 +1,6 @@
 //! Finding and reading the result files a report is made from: each PATH is a run.json, a run
 //! directory holding one, or a folder of run directories (like `results/runs`). Every file goes
-//! through `schema::read_run` (or its fast path with the same range checks), so a truncated,
+//! through `schema::parse_bytes` (`read_run`'s checks on a one-pass parse), so a truncated,
 //! malformed, out-of-range or unknown-schema file is an error that names it, the field's JSON
 //! path and the point; [`check_devices`] holds each point to its instance's accelerator count.
 //! A file holding records of a second implementation is split into one run per implementation
@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use super::prices::PriceTable;
-use crate::schema::{read_run, ReadError, RunFile};
+use crate::schema::{ReadError, RunFile};
 
 /// One result file and the name the report calls it by (its directory's name).
 #[derive(Debug, Clone)]
@@ -124,17 +124,15 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedRun>, InputError> {
     Ok(super::split::by_implementation(runs))
 }
 
-/// Parses straight into the typed record (one pass) and range-checks it; on a parse problem
-/// `schema::read_run` produces the error that names the file, the field and the cause.
+/// Reads one file through `schema::parse_bytes` (the one-pass typed parse, with the error
+/// that names the file, the field and the cause when it fails).
 fn read_fast(file: &Path) -> Result<RunFile, InputError> {
-    if let Ok(bytes) = std::fs::read(file) {
-        if let Ok(run) = serde_json::from_slice::<RunFile>(&bytes) {
-            if run.schema == crate::schema::SCHEMA {
-                return Ok(crate::schema::check(run, &file.display().to_string())?);
-            }
-        }
-    }
-    Ok(read_run(file)?)
+    let shown = file.display().to_string();
+    let bytes = std::fs::read(file).map_err(|source| ReadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    Ok(crate::schema::parse_bytes(&bytes, &shown)?)
 }
 
 /// Every point's `devices_used` within its instance's accelerator count, for the runs whose
