@@ -180,7 +180,8 @@ pub fn neff_manifest(data: &[u8]) -> Outcome {
         Ok(m) => {
             assert_eq!(m.schema, MANIFEST_SCHEMA);
             assert_eq!(m.dir, path.parent().unwrap());
-            for e in m.points.values() {
+            let alternatives = m.alternatives.values().flat_map(|a| a.points.values());
+            for e in m.points.values().chain(alternatives) {
                 for io in e.inputs.iter().chain(&e.outputs) {
                     let _ = io.dtype();
                     assert!(io.bytes() <= MAX_TENSOR_BYTES);
@@ -189,6 +190,11 @@ pub fn neff_manifest(data: &[u8]) -> Outcome {
                 let wanted = if e.is_training() { &e.loss } else { &e.check };
                 let wanted = wanted.as_deref().expect("validated: check or loss is set");
                 assert!(e.output(wanted).is_some());
+            }
+            for id in m.points.keys() {
+                for (name, _) in m.alternatives_of(id) {
+                    assert!(!name.is_empty() && name != "bench");
+                }
             }
         }
         Err(msg) => assert!(
