@@ -199,6 +199,33 @@ fn verify_sh_window_dry_run_prints_the_plan_and_its_estimate() {
         serde_json::from_str(&std::fs::read_to_string(wide.join("window-plan.json")).unwrap())
             .unwrap();
     assert_eq!(wide_plan["window_s"], 480.0);
+    // the default window holds the three targets first, then the matmul sweep, each point
+    // printed with its estimate
+    let text = String::from_utf8_lossy(&o.stdout);
+    let ids: Vec<&str> = wide_plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["points"].as_array().unwrap())
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids[..3],
+        [
+            "matmul/m=8192,n=8192,k=8192/bf16",
+            "attention/b=4,h=32,s=4096,d=128,causal=1/bf16",
+            "train-mlp/layers=4,width=4096,batch=512,classes=1000/bf16"
+        ],
+        "{text}"
+    );
+    assert_eq!(wide_plan["steps"][3]["step"], "matmul-bf16", "{text}");
+    for id in &ids {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(id))
+            .unwrap_or_else(|| panic!("{id} not printed: {text}"));
+        assert!(line.contains(" s (gpu "), "{line}");
+    }
     assert!(wide_plan["steps"].as_array().unwrap().len() > steps.len());
     assert!(!wide_plan["left_out"].as_array().unwrap().is_empty());
     let o = verify(&["--dry-run", "--bench", env!("CARGO_BIN_EXE_bench")]);
@@ -310,4 +337,256 @@ fn window_sh_records_every_step_and_packs_one_tarball() {
         listing.contains("window/summary.txt") && listing.contains("window/env.txt"),
         "{listing}"
     );
+}
+
+/// Every step of a window plan large enough to reach train-mlp and train-gpt selects exactly
+/// the points it was costed for: `bench plan` of its flags gives those ids (a narrowing that
+/// brings in an earlier step's point, or an invalid one such as d_model against fixed heads,
+/// is not used).
+#[test]
+fn window_plan_steps_select_exactly_their_points() {
+    if !have_python() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let bench = env!("CARGO_BIN_EXE_bench");
+    let o = Command::new("python3")
+        .arg(repo().join("scripts/gpu/window_plan.py"))
+        .args(["--bench", bench, "--window", "1500", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let plan: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("window-plan.json")).unwrap(),
+    )
+    .unwrap();
+    let steps = plan["steps"].as_array().unwrap();
+    assert!(
+        steps.iter().any(|s| s["step"] == "train-gpt"),
+        "a 1500 s window reaches train-gpt: {plan}"
+    );
+    let mut all = std::collections::BTreeSet::new();
+    for s in steps {
+        let flags: Vec<&str> = s["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        let out = tmp.path().join("step.json");
+        let o = Command::new(bench)
+            .args(["plan", "--backend", "cuda", "--suite", "standard"])
+            .args(&flags)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{flags:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let got: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let mut got: Vec<&str> = got["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap())
+            .collect();
+        let mut want: Vec<&str> = s["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap())
+            .collect();
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want, "step {} runs {flags:?}", s["step"]);
+        for id in want {
+            assert!(all.insert(id.to_string()), "{id} runs in two steps");
+        }
+    }
+}
+
+/// verify.sh --window with points that run: small steps (--window-steps), the numpy stand-in
+/// for torch and a stand-in libcuda.so.1 whose cuInit finds no device. The plan fits and is
+/// printed with its estimates; every step runs; each step's plan, logs and torch run land in
+/// OUT/NN-step/; compare_runs.py's table lists the points torch measured (bench has none);
+/// the exit status is 1 and each failed step is named with its log: bench's run in every step
+/// (no device) and the torch reference of train-mlp (the stand-in has no autograd).
+#[test]
+fn verify_sh_window_runs_each_step_into_out_and_names_the_failures() {
+    if !have_python() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let libs = tmp.path().join("lib");
+    std::fs::create_dir(&libs).unwrap();
+    let mut symbols: Vec<&str> = backends::cuda::REQUIRED_DRIVER_SYMBOLS.to_vec();
+    symbols.push("cuEventElapsedTime_v2");
+    if cuda_support::stub_driver(&libs, &symbols, 13000, 100).is_none() {
+        assert!(
+            std::env::var("BENCH_REQUIRE_CLANG").as_deref() != Ok("1"),
+            "no C compiler for the stand-in libcuda"
+        );
+        eprintln!("skipped: no C compiler (cc) for the stand-in libcuda");
+        return;
+    }
+    let steps = tmp.path().join("steps.json");
+    std::fs::write(
+        &steps,
+        r#"[
+ {"step": "small-matmul",
+  "flags": ["--workload", "matmul", "--dtype", "bf16", "--param", "m=64,128"]},
+ {"step": "small-attention",
+  "flags": ["--workload", "attention", "--dtype", "bf16", "--param", "b=1", "--param", "h=2",
+            "--param", "s=64", "--param", "d=64", "--param", "causal=1"]},
+ {"step": "small-train-mlp",
+  "flags": ["--workload", "train-mlp", "--dtype", "f32", "--param", "layers=2",
+            "--param", "width=64", "--param", "batch=16", "--param", "classes=10"]}
+]"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = Command::new("bash")
+        .arg(repo().join("scripts/gpu/verify.sh"))
+        .args(["--window", "600", "--window-steps"])
+        .arg(&steps)
+        .args([
+            "--budget",
+            "0.05",
+            "--bench",
+            env!("CARGO_BIN_EXE_bench"),
+            "--out",
+        ])
+        .arg(&out)
+        .env("PYTHONPATH", repo().join("harness/tests/fake_torch"))
+        .env("LD_LIBRARY_PATH", &libs)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{text}{err}");
+    // the plan: all four points in three steps, each with its estimate
+    assert!(
+        text.contains("4 points in 3 steps") && text.contains("of a 600 s window"),
+        "{text}"
+    );
+    for (n, name) in ["small-matmul", "small-attention", "small-train-mlp"]
+        .iter()
+        .enumerate()
+    {
+        assert!(
+            text.contains(&format!("step {:02} {name}", n + 1)),
+            "{text}"
+        );
+        let dir = out.join(format!("{:02}-{name}", n + 1));
+        for f in ["plan.json", "plan.log", "bench.log", "torch.log"] {
+            assert!(dir.join(f).is_file(), "no {f} in {}", dir.display());
+        }
+        let bench_log = std::fs::read_to_string(dir.join("bench.log")).unwrap();
+        assert!(bench_log.contains("CUDA_ERROR_NO_DEVICE"), "{bench_log}");
+        assert!(
+            err.contains(&format!(
+                "step failed: {:02}-{name} (bench run exit 2, see {}/bench.log)",
+                n + 1,
+                dir.display()
+            )),
+            "{err}"
+        );
+        let runs: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.join("run.json").is_file())
+            .collect();
+        assert_eq!(runs.len(), 1, "one torch run in {}", dir.display());
+        let run: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(runs[0].join("run.json")).unwrap())
+                .unwrap();
+        assert_eq!(run["backend"]["implementation"], "torch");
+        let want = if *name == "small-train-mlp" {
+            "failed"
+        } else {
+            "ok"
+        };
+        for p in run["points"].as_array().unwrap() {
+            assert_eq!(p["status"], want, "{p}");
+        }
+    }
+    assert!(
+        err.contains("step failed: 03-small-train-mlp (torch reference exit 1"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("step failed: 01-small-matmul (torch"),
+        "{err}"
+    );
+    let torch_log = std::fs::read_to_string(out.join("03-small-train-mlp/torch.log")).unwrap();
+    assert!(torch_log.contains("requires_grad_"), "{torch_log}");
+    // the window writes no whole-suite plan, only the steps', and keeps its own files
+    assert!(!out.join("plan.json").exists());
+    for f in [
+        "window-plan.json",
+        "window-plan.txt",
+        "bench-list.txt",
+        "compare.txt",
+    ] {
+        assert!(out.join(f).is_file(), "no {f} in {}", out.display());
+    }
+    // compare_runs.py's table, printed and kept: torch's points, bench's side "-"
+    let compare = std::fs::read_to_string(out.join("compare.txt")).unwrap();
+    assert!(text.contains(&compare), "{text}");
+    assert!(compare.starts_with("point "), "{compare}");
+    for id in [
+        "matmul/m=64,n=64,k=64/bf16",
+        "matmul/m=128,n=128,k=128/bf16",
+        "attention/b=1,h=2,s=64,d=64,causal=1/bf16",
+    ] {
+        let row = compare
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("no {id} in {compare}"));
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols[1], "-", "{row}");
+        assert!(cols[2].parse::<f64>().unwrap() > 0.0, "{row}");
+        assert_eq!(cols.last(), Some(&"torch"), "{row}");
+    }
+    assert!(compare.contains("(no point measured ok in both runs)"));
+    assert!(err.contains("0 bench and 3 torch runs"), "{err}");
+
+    // a bad steps file is a setup error naming the file and the entry
+    std::fs::write(
+        &steps,
+        r#"[{"step": "../up", "flags": ["--workload", "matmul"]}]"#,
+    )
+    .unwrap();
+    let o = verify(&[
+        "--window",
+        "--dry-run",
+        "--window-steps",
+        steps.to_str().unwrap(),
+        "--bench",
+        env!("CARGO_BIN_EXE_bench"),
+        "--out",
+        tmp.path().join("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "--steps {}: entry 0: step '../up'",
+            steps.display()
+        )),
+        "{err}"
+    );
+    let o = verify(&[
+        "--window-steps",
+        "x.json",
+        "--bench",
+        env!("CARGO_BIN_EXE_bench"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--window-steps goes with --window"));
 }

@@ -6,7 +6,9 @@ Usage: compare_runs.py BENCH_RUN TORCH_RUN [TORCH_RUN...]   (run.json files or r
 
 Prints, for every point id measured ok in bench and in a torch run, bench's median time, the
 fastest torch implementation's (torch, torch-sdpa-cudnn, torch-sdpa-flash: the vendor's best)
-and the ratio bench/torch of throughput (1.0 = as fast as the vendor's best), then
+and the ratio bench/torch of throughput (1.0 = as fast as the vendor's best); a point measured
+ok on one side only is listed with "-" for the other (in DIR mode a side may have no run at
+all, e.g. every bench step failed: its points still show), then
 the issue's targets on H100: bf16 GEMM 8192^3 >= 0.95x torch.matmul, attention (b=4, h=32,
 s=4096, d=128, causal, bf16) >= 0.7x torch SDPA, train-mlp step >= 0.9x torch (every
 train-mlp point). Exit status 0 when every target point met its target, 1 when one missed or
@@ -60,6 +62,24 @@ def ratios(benches, torches):
     return rows
 
 
+def one_sided(benches, torches):
+    """(id, bench s or None, torch s or None, torch implementation) of points ok on one side."""
+    b = {}
+    for run in benches:
+        for pid, p in ok_points(run).items():
+            b.setdefault(pid, p["stats"]["median_s"])
+    t = {}
+    for run in torches:
+        impl = run["backend"].get("implementation", "torch")
+        for pid, p in ok_points(run).items():
+            m = p["stats"]["median_s"]
+            if pid not in t or m < t[pid][0]:
+                t[pid] = (m, impl)
+    rows = [(pid, m, None, "") for pid, m in b.items() if pid not in t]
+    rows += [(pid, None, m, impl) for pid, (m, impl) in t.items() if pid not in b]
+    return rows
+
+
 def scan(folder):
     """(bench runs, torch runs) of every run.json under folder."""
     benches, torches = [], []
@@ -71,9 +91,11 @@ def scan(folder):
                 benches.append(run)
             elif impl.startswith("torch") and not run["backend"].get("simulated"):
                 torches.append(run)
+    if not benches and not torches:
+        raise SystemExit(f"error: {folder} holds no bench or torch run.json")
     if not benches or not torches:
-        raise SystemExit(f"error: {folder} holds {len(benches)} bench and {len(torches)} torch "
-                         "runs; need at least one of each")
+        print(f"warning: {folder} holds {len(benches)} bench and {len(torches)} torch runs: "
+              "nothing to compare, one side's points listed alone", file=sys.stderr)
     return benches, torches
 
 
@@ -114,6 +136,9 @@ def main(argv):
           f"  torch implementation")
     for pid, bm, tm, r, fl, impl in rows:
         print(f"{pid:<58} {bm * 1e3:10.3f} {tm * 1e3:10.3f} {fl / 1e12:9.1f} {r:11.3f}  {impl}")
+    for pid, bm, tm, impl in one_sided(benches, torches):
+        shown = (f"{bm * 1e3:10.3f} {'-':>10}" if bm is not None else f"{'-':>10} {tm * 1e3:10.3f}")
+        print(f"{pid:<58} {shown} {'-':>9} {'-':>11}  {impl or '(bench only)'}")
     if not rows:
         print("(no point measured ok in both runs)")
     print()

@@ -7,13 +7,16 @@
 #                         [--budget SECONDS] [--device N] [--targets]
 #                         [--workload W] [--dtype D] [--param K=V]... [-- extra bench run args]
 #   scripts/gpu/verify.sh --window [SECONDS] [--dry-run] [--bench PATH] [--out DIR] [--budget S]
+#                         [--window-steps FILE]
 #
 # --window SECONDS (480 when no number follows) runs what fits in that many seconds, in order:
 # the three target points, a bf16/fp8/tf32 matmul sweep 4096-16384, attention (causal and full,
 # d64 and d128, s 1024-8192), then the standard train-mlp and train-gpt points, chosen by
 # window_plan.py from the plan's FLOP counts and a conservative throughput model that includes
 # the host f64 reference (window-plan.json). Each step is a `bench run` plus the torch reference
-# of the same points in OUT/NN-step/. --dry-run prints the choice and its estimate and runs
+# of the same points in OUT/NN-step/ (plan.json, plan.log, bench.log, torch.log and both run
+# directories). --window-steps FILE replaces the candidate list (window_plan.py --steps: a JSON
+# list of {"step": NAME, "flags": [...]}, e.g. what a first window left out). --dry-run prints the choice and its estimate and runs
 # nothing (no GPU or torch needed). The training checks of the torch reference use bench's f64
 # reference from bench's run (--reference-run), so it is computed once per point.
 #
@@ -26,8 +29,9 @@
 # ships (site-packages/nvidia/*/lib) to LD_LIBRARY_PATH. The folder receives plan.json,
 # bench.log, torch.log, compare.txt and two run directories (…-cuda-… from bench and
 # …-cuda-torch-… from the reference; …-cuda-torch-sdpa-cudnn/flash-… where both SDPA backends
-# run). compare.txt takes, per point, the fastest torch implementation. Exit status: 0 all ok and all targets met, 1 a point
-# failed or a target was missed, 2 a setup error.
+# run). compare.txt takes, per point, the fastest torch implementation. Exit status: 0 all ok
+# and all targets met, 1 a point failed or a target was missed (--window: every failed step is
+# named), 2 a setup error.
 set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -41,6 +45,7 @@ device="0"
 extra=()
 select=()
 window=""
+window_steps=""
 dry_run=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -53,17 +58,21 @@ while [[ $# -gt 0 ]]; do
         --window) if [[ "${2:-}" =~ ^[0-9]+([.][0-9]+)?$ ]]; then window="$2"; shift 2
                   else window=480; shift; fi ;;
         --dry-run) dry_run=1; shift ;;
+        --window-steps) window_steps="$2"; shift 2 ;;
         --workload|--dtype|--param) select+=("$1" "$2"); shift 2 ;;
         --targets) select+=(--workload matmul,attention,train-mlp --dtype bf16 --param m=8192
                             --param s=4096 --param d=128 --param causal=1 --param width=4096)
                    shift ;;
         --) shift; extra=("$@"); break ;;
-        -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -uo/{/^set -uo/!p;}' "$0"; exit 0 ;;
         *) echo "verify.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
 
 die() { echo "verify.sh: $*" >&2; exit 2; }
+[[ -z "$window_steps" || -n "$window" ]] || die "--window-steps goes with --window"
+plan_args=()
+[[ -n "$window_steps" ]] && plan_args+=(--steps "$window_steps")
 
 if [[ -z "$bench" ]]; then
     for c in "$repo/target/release/bench" "$(command -v bench || true)"; do
@@ -76,7 +85,7 @@ if [[ $dry_run -eq 1 ]]; then
     [[ -n "$window" ]] || die "--dry-run goes with --window (it prints the window's plan)"
     out="${out:-$(mktemp -d)}"
     python3 "$here/window_plan.py" --bench "$bench" --window "$window" --out "$out" \
-        --budget "${budget:-1}" || die "the window plan failed"
+        --budget "${budget:-1}" "${plan_args[@]}" || die "the window plan failed"
     echo "verify.sh: dry run, nothing measured; plan in $out/window-plan.json" >&2
     exit 0
 fi
@@ -115,9 +124,12 @@ mkdir -p "$out" || die "cannot create $out"
 echo "verify.sh: writing into $out" >&2
 
 "$bench" list | tee "$out/bench-list.txt" >&2
-# The plan lists the suite's points for the torch reference (the same points bench runs).
-"$bench" plan --backend cuda --suite "$suite" "${select[@]}" --out "$out/plan.json" \
-    || die "bench plan failed"
+if [[ -z "$window" ]]; then
+    # The plan lists the suite's points for the torch reference (the same points bench runs);
+    # a window writes one per step instead.
+    "$bench" plan --backend cuda --suite "$suite" "${select[@]}" --out "$out/plan.json" \
+        || die "bench plan failed"
+fi
 
 common=()
 [[ -n "$instance" ]] && common+=(--instance "$instance")
@@ -130,10 +142,12 @@ bench_run_in() {  # the bench run directory in $1
 if [[ -n "$window" ]]; then
     [[ -n "$budget" ]] || common+=(--budget 1)
     python3 "$here/window_plan.py" --bench "$bench" --window "$window" --out "$out" \
-        --budget "${budget:-1}" | tee "$out/window-plan.txt" || die "the window plan failed"
+        --budget "${budget:-1}" "${plan_args[@]}" | tee "$out/window-plan.txt" \
+        || die "the window plan failed"
     failed=()
     n=0
-    while IFS=$'\t' read -r name flags; do
+    # The step list comes on fd 3, so that nothing a step runs can read it from stdin.
+    while IFS=$'\t' read -r -u 3 name flags; do
         n=$((n + 1))
         step="$(printf '%02d' "$n")-$name"
         dir="$out/$step"
@@ -141,22 +155,24 @@ if [[ -n "$window" ]]; then
         read -r -a sel <<<"$flags"
         echo "verify.sh: step $step: ${sel[*]}" >&2
         "$bench" plan --backend cuda --suite standard "${sel[@]}" --out "$dir/plan.json" \
-            >"$dir/plan.log" 2>&1 || { failed+=("$step (bench plan)"); continue; }
+            </dev/null >"$dir/plan.log" 2>&1 \
+            || { failed+=("$step (bench plan, see $dir/plan.log)"); continue; }
         "$bench" run --backend cuda --suite standard --out "$dir" "${sel[@]}" "${common[@]}" \
-            "${extra[@]}" >"$dir/bench.log" 2>&1
+            "${extra[@]}" </dev/null >"$dir/bench.log" 2>&1
         rc=$?
         [[ $rc -ne 0 ]] && failed+=("$step (bench run exit $rc, see $dir/bench.log)")
         ref=()
         br="$(bench_run_in "$dir")"
         [[ -n "$br" ]] && ref=(--reference-run "$br")
         python3 "$here/torch_reference.py" --plan "$dir/plan.json" --out "$dir" --device 0 \
-            "${common[@]}" "${ref[@]}" >"$dir/torch.log" 2>&1
+            "${common[@]}" "${ref[@]}" </dev/null >"$dir/torch.log" 2>&1
         rc=$?
         [[ $rc -ne 0 ]] && failed+=("$step (torch reference exit $rc, see $dir/torch.log)")
-    done < <(python3 -c '
+    done 3< <(python3 -c '
 import json, sys
 for s in json.load(open(sys.argv[1]))["steps"]:
     print(s["step"] + "\t" + " ".join(s["flags"]))' "$out/window-plan.json")
+    [[ $n -eq 0 ]] && failed+=("window plan (nothing fits a ${window} s window, see $out/window-plan.txt)")
     python3 "$here/compare_runs.py" "$out" | tee "$out/compare.txt"
     cmp=${PIPESTATUS[0]}
     [[ $cmp -ge 2 ]] && failed+=("compare_runs.py (exit $cmp)")

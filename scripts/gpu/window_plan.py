@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Choose what a GPU window of SECONDS can hold, for verify.sh --window.
 
-Usage: window_plan.py --bench PATH --window SECONDS --out DIR [--budget S]
+Usage: window_plan.py --bench PATH --window SECONDS --out DIR [--budget S] [--steps FILE]
 
 Candidates, in order: the three target points (bf16 GEMM 8192^3, causal attention
 b4.h32.s4096.d128 bf16, train-mlp width 4096 bf16); a bf16/fp8/tf32 matmul sweep 4096-16384;
@@ -12,8 +12,12 @@ cuda` of that selection; its cost is estimated with the conservative model below
 for warm-up, check and the sampling budget, for bench and for each torch implementation; the
 host's f64 reference, paid once per point; input generation in bench and in numpy; process and
 compile start-up per step). A step's points are taken in order while they fit; a step or point
-that does not fit is listed as left out. Writes DIR/window-plan.json and prints the plan with
-its estimate. Needs only the standard library and the bench binary. The model's figures are
+that does not fit is listed as left out. A step's flags are narrowed to its chosen points and
+checked with `bench plan` to select exactly those (else its last points are left out too).
+--steps FILE replaces the candidate list with the file's (a JSON list of {"step": NAME,
+"flags": [bench run selection flags]}, in priority order: a second window for what a first one
+left out, or a test's small points). Writes DIR/window-plan.json and prints the plan with its
+estimate. Needs only the standard library and the bench binary. The model's figures are
 assumptions, not measurements.
 """
 
@@ -68,6 +72,38 @@ def steps():
     return out
 
 
+STEP_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def load_steps(path):
+    """(name, flags) from a --steps file; SystemExit naming the file and the bad entry."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise SystemExit(f"window_plan: cannot read --steps {path}: {e}")
+    if not isinstance(data, list) or not data:
+        raise SystemExit(f"window_plan: --steps {path}: expected a non-empty JSON list of "
+                         '{"step": NAME, "flags": [...]}')
+    out, names = [], set()
+    for i, s in enumerate(data):
+        name = s.get("step") if isinstance(s, dict) else None
+        flags = s.get("flags") if isinstance(s, dict) else None
+        if not isinstance(name, str) or not name or not set(name) <= STEP_NAME_CHARS:
+            raise SystemExit(f"window_plan: --steps {path}: entry {i}: step {name!r} must be a "
+                             "name of letters, digits, '.', '_' or '-' (it names a folder)")
+        if name in names:
+            raise SystemExit(f"window_plan: --steps {path}: entry {i}: step {name!r} repeats")
+        if (not isinstance(flags, list) or not flags
+                or not all(isinstance(x, str) and x and not any(c.isspace() for c in x)
+                           for x in flags)):
+            raise SystemExit(f"window_plan: --steps {path}: entry {i} ({name}): flags must be "
+                             f"a non-empty list of strings without spaces, got {flags!r}")
+        names.add(name)
+        out.append((name, flags))
+    return out
+
+
 def elements(pt):
     total = 0
     for t in pt.get("inputs", []):
@@ -96,38 +132,75 @@ def point_cost(pt, budget):
                    "inputs_s": round(inputs, 2)}
 
 
-def plan_points(bench, flags, path):
+def run_plan(bench, flags, path):
+    """(points, None) of `bench plan` of a selection, or (None, bench's last error line)."""
     o = subprocess.run([bench, "plan", "--backend", "cuda", "--suite", "standard", *flags,
-                        "--out", path], capture_output=True, text=True)
+                        "--out", path], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if o.returncode != 0:
-        raise SystemExit(f"window_plan: bench plan {' '.join(flags)} failed: "
-                         f"{o.stderr.strip().splitlines()[-1] if o.stderr.strip() else o.returncode}")
+        err = o.stderr.strip()
+        return None, err.splitlines()[-1] if err else f"exit {o.returncode}"
     with open(path) as f:
-        return json.load(f)["points"]
+        return json.load(f)["points"], None
+
+
+def plan_points(bench, flags, path):
+    pts, err = run_plan(bench, flags, path)
+    if pts is None:
+        raise SystemExit(f"window_plan: bench plan {' '.join(flags)} failed: {err}")
+    return pts
+
+
+def with_option(flags, option, key, value):
+    """flags with `option key=value` (or `option value` when key is None) set, replacing."""
+    out = list(flags)
+    for i in range(len(out) - 1):
+        if out[i] == option and (key is None or out[i + 1].startswith(f"{key}=")):
+            out[i + 1] = value if key is None else f"{key}={value}"
+            return out
+    return out + [option, value if key is None else f"{key}={value}"]
+
+
+def joined(values):
+    return ",".join(str(v) for v in sorted(values))
 
 
 def narrowed(flags, points):
-    """The step's flags selecting only `points` (by the values of the one swept parameter)."""
-    out = list(flags)
+    """The step's flags narrowed to `points` by the values of the one swept parameter."""
     for key in ("m", "s", "width", "d_model"):
-        values = sorted({p["params"][key] for p in points if key in p["params"]})
-        if not values:
-            continue
-        joined = ",".join(str(v) for v in values)
-        for i in range(len(out) - 1):
-            if out[i] == "--param" and out[i + 1].startswith(f"{key}="):
-                out[i + 1] = f"{key}={joined}"
-                break
-        else:
-            out += ["--param", f"{key}={joined}"]
-        break
+        values = {p["params"][key] for p in points if key in p["params"]}
+        if values:
+            return with_option(flags, "--param", key, joined(values))
+    return list(flags)
+
+
+def pinned(flags, points):
+    """The step's flags with the dtype and every parameter set to the values `points` use."""
+    out = with_option(flags, "--dtype", None, joined({p["dtype"] for p in points}))
+    for key in sorted({k for p in points for k in p["params"]}):
+        out = with_option(out, "--param", key,
+                          joined({p["params"][key] for p in points if key in p["params"]}))
     return out
 
 
-def choose(bench, window, out, budget):
+def selection(bench, flags, points, path):
+    """Flags whose `bench plan` is exactly `points` (a narrowed selection can bring others in,
+    e.g. a point of an earlier step, or be invalid, e.g. d_model against a fixed heads), or
+    None when neither the step's flags nor a narrowing of them does."""
+    want = {p["id"] for p in points}
+    for cand in (list(flags), narrowed(flags, points),
+                 with_option(narrowed(flags, points), "--dtype", None,
+                             joined({p["dtype"] for p in points})),
+                 pinned(flags, points)):
+        got, _ = run_plan(bench, cand, path)
+        if got is not None and {p["id"] for p in got} == want:
+            return cand
+    return None
+
+
+def choose(bench, window, out, budget, candidates):
     chosen, left_out, used, seen = [], [], 0.0, set()
     tmp = os.path.join(out, ".window-plan.tmp.json")
-    for name, flags in steps():
+    for name, flags in candidates:
         pts = [p for p in plan_points(bench, flags, tmp) if p["id"] not in seen]
         if not name.startswith("target-"):
             pts = [p for p in pts if p["id"] not in TARGETS]
@@ -135,16 +208,27 @@ def choose(bench, window, out, budget):
         for p in pts:
             c, how = point_cost(p, budget)
             if used + cost + c <= window:
-                take.append({"id": p["id"], "estimate_s": round(c, 2), **how})
+                take.append((p, {"id": p["id"], "estimate_s": round(c, 2), **how}))
                 cost += c
             else:
-                left_out.append({"id": p["id"], "step": name, "estimate_s": round(c, 2)})
+                left_out.append({"id": p["id"], "step": name, "estimate_s": round(c, 2),
+                                 "why": "does not fit"})
+        # What runs must be what was costed: drop the last points until a selection runs
+        # exactly the rest.
+        sel = None
+        while take:
+            sel = selection(bench, flags, [p for p, _ in take], tmp)
+            if sel is not None:
+                break
+            p, t = take.pop()
+            cost -= t["estimate_s"]
+            left_out.append({"id": p["id"], "step": name, "estimate_s": t["estimate_s"],
+                             "why": "no bench selection runs it without other points"})
         if take:
             used += cost
-            seen.update(t["id"] for t in take)
-            chosen.append({"step": name, "flags": narrowed(flags, [p for p in pts if p["id"] in
-                                                                    {t["id"] for t in take}]),
-                           "points": take, "estimate_s": round(cost, 2)})
+            seen.update(p["id"] for p, _ in take)
+            chosen.append({"step": name, "flags": sel, "points": [t for _, t in take],
+                           "estimate_s": round(cost, 2)})
     if os.path.exists(tmp):
         os.remove(tmp)
     return chosen, left_out, used
@@ -156,15 +240,18 @@ def main(argv):
     ap.add_argument("--window", type=float, default=480.0)
     ap.add_argument("--out", required=True)
     ap.add_argument("--budget", type=float, default=1.0, help="sampling seconds per point")
+    ap.add_argument("--steps", help="JSON file replacing the candidate steps")
     args = ap.parse_args(argv)
     if not args.window > 0:
         ap.error(f"--window {args.window}: must be a positive number of seconds")
+    candidates = load_steps(args.steps) if args.steps else steps()
     os.makedirs(args.out, exist_ok=True)
-    chosen, left_out, used = choose(args.bench, args.window, args.out, args.budget)
+    chosen, left_out, used = choose(args.bench, args.window, args.out, args.budget, candidates)
     plan = {"window_s": args.window, "estimate_s": round(used, 1), "budget_s": args.budget,
             "model": {"gpu_flops": GPU_FLOPS, "host_f64_flops": HOST_F64_FLOPS,
                       "step_start_s": STEP_START_S,
                       "note": "conservative assumptions, not measurements"},
+            "candidates": args.steps or "built in",
             "steps": chosen, "left_out": left_out}
     with open(os.path.join(args.out, "window-plan.json"), "w") as f:
         json.dump(plan, f, indent=1)
@@ -178,8 +265,10 @@ def main(argv):
             print(f"      {p['id']:<62} {p['estimate_s']:7.1f} s (gpu {p['gpu_s']}, "
                   f"reference {p['reference_s']}, inputs {p['inputs_s']})")
     if left_out:
-        print(f"  left out ({len(left_out)} points, do not fit): "
-              + ", ".join(f"{p['id']} ({p['estimate_s']:.0f} s)" for p in left_out))
+        print(f"  left out ({len(left_out)} points): "
+              + ", ".join(f"{p['id']} ({p['estimate_s']:.0f} s"
+                          + ("" if p["why"] == "does not fit" else f"; {p['why']}") + ")"
+                          for p in left_out))
     return 0
 
 
