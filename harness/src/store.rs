@@ -93,7 +93,10 @@ impl RunWriter {
     /// in progress lists it) and rewrites the file.
     pub fn push(&mut self, point: PointRecord) -> Result<()> {
         if let Some(r) = self.open_resume() {
-            r.points_run.push(point.id.clone());
+            // A point's second record (implementation nki) is the same point run.
+            if r.points_run.last() != Some(&point.id) {
+                r.points_run.push(point.id.clone());
+            }
         }
         match self.run.points.iter_mut().find(|p| p.same_slot(&point)) {
             Some(slot) => *slot = point,

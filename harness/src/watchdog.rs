@@ -97,7 +97,9 @@ impl Watchdog {
         let id = rec.as_ref().map(|r| r.id.clone());
         if let Some(rec) = rec {
             if let Some(r) = run.resumes.last_mut().filter(|r| r.finished_at.is_none()) {
-                r.points_run.push(rec.id.clone());
+                if r.points_run.last() != Some(&rec.id) {
+                    r.points_run.push(rec.id.clone());
+                }
             }
             match run.points.iter_mut().find(|p| p.same_slot(&rec)) {
                 Some(slot) => *slot = rec,

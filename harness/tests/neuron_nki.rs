@@ -96,3 +96,53 @@ fn without_impl_no_nki_record_is_written() {
     assert_eq!(run.points.len(), 3);
     assert!(run.points.iter().all(|p| p.implementation.is_none()));
 }
+
+#[test]
+fn a_resume_reruns_a_point_whose_nki_record_was_interrupted() {
+    let fx = build(ATTN, &["--impl", "nki"]);
+    let (o, run) = run_neuron(&fx, &[], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let before = run.expect("run.json");
+    let dir = std::fs::read_dir(fx.path().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    // As the watchdog leaves it when a signal stops the nki execution of the s=512 point.
+    let file = dir.join("run.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    for p in v["points"].as_array_mut().unwrap() {
+        if p["id"] == NKI_POINT && p["implementation"] == "nki" {
+            p["status"] = "failed".into();
+            p["reason"] = "interrupted".into();
+            p["stats"] = serde_json::Value::Null;
+            p["samples_s"] = serde_json::json!([]);
+        }
+    }
+    std::fs::write(&file, serde_json::to_string(&v).unwrap()).unwrap();
+
+    let o = bench(&[])
+        .args(["run", "--resume"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let after = harness::schema::read_run(&file).unwrap();
+    assert_eq!(after.points.len(), before.points.len(), "no record doubled");
+    let nki = after
+        .points
+        .iter()
+        .find(|p| p.id == NKI_POINT && p.implementation.as_deref() == Some("nki"))
+        .unwrap();
+    assert_eq!(nki.status, Status::Ok, "{nki:#?}");
+    let resume = after.resumes.last().expect("the resume is recorded");
+    assert_eq!(resume.points_run, vec![NKI_POINT.to_string()]);
+    // the other points kept their records as they were
+    for (a, b) in before.points.iter().zip(&after.points) {
+        if a.id != NKI_POINT {
+            assert_eq!(a, b);
+        }
+    }
+}
