@@ -13,10 +13,11 @@ cache the NEFF by the hash of (HLO, flags, compiler version), and record it in D
 --dry-run writes the HLO files and prints the exact compiler commands without running them.
 --sim writes nrt-sim stand-ins instead (no JAX, no compiler): NEFFs for the CPU stand-in runtime
 that tests use; bench marks every run on them simulated and never prices it.
---impl nki also lowers each point that has an NKI kernel (attention: neuronx-cc's flash_fwd,
-see nki_lowering.py) as a second implementation, listed in the manifest under
-alternatives.nki.points (each entry "implementation": "nki") or alternatives.nki.skipped with the
-reason; bench runs both and labels each record. Unverified on Trainium hardware.
+--impl nki also lowers each point that has an NKI kernel (attention: neuronx-cc's bundled
+nkilib attention_cte, else the legacy neuronxcc.nki flash_fwd; see nki_lowering.py) as a
+second implementation, listed in the manifest under alternatives.nki.points (each entry
+"implementation": "nki" and the "kernel" used) or alternatives.nki.skipped with the reason;
+bench runs both and labels each record. Unverified on Trainium hardware.
 
 Exit status: 0 every point built (or skipped with a reason), 1 some compile failed, 2 bad input.
 """
@@ -166,7 +167,7 @@ def main(argv=None):
         default=[],
         choices=list(nki_lowering.IMPLEMENTATIONS),
         help="also build this second implementation where it has a kernel (nki: attention through "
-        "neuronx-cc's flash_fwd), listed under the manifest's alternatives; unverified on hardware",
+        "neuronx-cc's nkilib attention_cte or neuronxcc.nki flash_fwd), listed under the manifest's alternatives; unverified on hardware",
     )
     a = ap.parse_args(argv)
     try:
@@ -220,9 +221,8 @@ def build(a):
         for impl in a.impl:
             alt = manifest["alternatives"][impl]
             try:
-                alow = nki_lowering.build(impl, point, plan.get("constants", {}))
-                if not a.sim:
-                    nki_lowering.kernel()  # the import, checked before tracing
+                kern = None if a.sim else nki_lowering.kernel()
+                alow = nki_lowering.build(impl, point, plan.get("constants", {}), kern)
             except lowerings.Unsupported as e:
                 if point["workload"] in nki_lowering.NKI:
                     alt["skipped"][pid] = str(e)
@@ -249,6 +249,8 @@ def produce(a, manifest, manifest_path, point, low, flags, compiler, impl):
     entry = entry_for(low)
     if impl:
         entry["implementation"] = impl
+        if getattr(low, "kernel", None):
+            entry["kernel"] = low.kernel
     if a.sim:
         data = sim_standin(point, low, impl)
         key = hashlib.sha256(data).hexdigest()[:20]
