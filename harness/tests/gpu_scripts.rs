@@ -590,3 +590,58 @@ fn verify_sh_window_runs_each_step_into_out_and_names_the_failures() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--window-steps goes with --window"));
 }
+
+/// verify.sh --window holds to the window while it runs: with a bench whose runs take 40 s (a
+/// wrapper around the real binary, sleeping before each `bench run`), the first of two steps
+/// planned into a 60 s window runs and the second, whose estimate no longer fits, is not
+/// started and is named as such.
+#[test]
+fn verify_sh_window_does_not_start_a_step_past_the_window() {
+    if !have_python() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let slow = tmp.path().join("slow-bench");
+    std::fs::write(
+        &slow,
+        format!(
+            "#!/bin/sh\n# test fixture: the real bench, 40 s slower per run\n\
+             [ \"$1\" = run ] && sleep 40\nexec '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_bench")
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&slow).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&slow, perms).unwrap();
+    let steps = tmp.path().join("steps.json");
+    std::fs::write(
+        &steps,
+        r#"[{"step": "first", "flags": ["--workload", "matmul", "--dtype", "bf16", "--param", "m=64"]},
+ {"step": "second", "flags": ["--workload", "matmul", "--dtype", "bf16", "--param", "m=128"]}]"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = Command::new("bash")
+        .arg(repo().join("scripts/gpu/verify.sh"))
+        .args(["--window", "60", "--window-steps"])
+        .arg(&steps)
+        .args(["--budget", "0.05", "--bench"])
+        .arg(&slow)
+        .arg("--out")
+        .arg(&out)
+        .env("PYTHONPATH", repo().join("harness/tests/fake_torch"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{text}{err}");
+    assert!(text.contains("2 points in 2 steps"), "{text}");
+    assert!(out.join("01-first/torch.log").is_file(), "{err}");
+    assert!(!out.join("02-second").exists(), "{err}");
+    assert!(
+        err.contains("step failed: 02-second (not started: ")
+            && err.contains(" s of the 60 s window gone, estimate "),
+        "{err}"
+    );
+}

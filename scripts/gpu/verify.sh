@@ -15,7 +15,9 @@
 # window_plan.py from the plan's FLOP counts and a conservative throughput model that includes
 # the host f64 reference (window-plan.json). Each step is a `bench run` plus the torch reference
 # of the same points in OUT/NN-step/ (plan.json, plan.log, bench.log, torch.log and both run
-# directories). --window-steps FILE replaces the candidate list (window_plan.py --steps: a JSON
+# directories). While it runs, a step starts only if its estimate fits in what is left of the
+# window (else it is named as not started), and each command gets what is left plus 60 s.
+# --window-steps FILE replaces the candidate list (window_plan.py --steps: a JSON
 # list of {"step": NAME, "flags": [...]}, e.g. what a first window left out). --dry-run prints the choice and its estimate and runs
 # nothing (no GPU or torch needed). The training checks of the torch reference use bench's f64
 # reference from bench's run (--reference-run), so it is computed once per point.
@@ -147,31 +149,49 @@ if [[ -n "$window" ]]; then
     failed=()
     n=0
     # The step list comes on fd 3, so that nothing a step runs can read it from stdin.
-    while IFS=$'\t' read -r -u 3 name flags; do
+    # The window is held to while it runs: a step starts only if its estimate fits in what is
+    # left (the model is meant to be conservative; a slower machine loses the last steps, not
+    # the window), and each command gets what is left plus a minute's grace.
+    win_s=${window%.*}
+    grace=60
+    limit() { local l=$((win_s - SECONDS + grace)); echo $((l < grace ? grace : l)); }
+    failure() {  # failure STEP WHAT RC LOG
+        if [[ $3 -eq 124 || $3 -eq 137 ]]; then
+            failed+=("$1 ($2 stopped at the window's end, see $4)")
+        else
+            failed+=("$1 ($2 exit $3, see $4)")
+        fi
+    }
+    while IFS=$'\t' read -r -u 3 name est flags; do
         n=$((n + 1))
         step="$(printf '%02d' "$n")-$name"
+        if [[ $((SECONDS + est)) -gt $win_s ]]; then
+            failed+=("$step (not started: ${SECONDS} s of the ${window} s window gone, estimate ${est} s)")
+            continue
+        fi
         dir="$out/$step"
         mkdir -p "$dir"
         read -r -a sel <<<"$flags"
-        echo "verify.sh: step $step: ${sel[*]}" >&2
+        echo "verify.sh: step $step (${SECONDS} s in, estimate ${est} s): ${sel[*]}" >&2
         "$bench" plan --backend cuda --suite standard "${sel[@]}" --out "$dir/plan.json" \
             </dev/null >"$dir/plan.log" 2>&1 \
             || { failed+=("$step (bench plan, see $dir/plan.log)"); continue; }
-        "$bench" run --backend cuda --suite standard --out "$dir" "${sel[@]}" "${common[@]}" \
-            "${extra[@]}" </dev/null >"$dir/bench.log" 2>&1
+        timeout -k 10 "$(limit)" "$bench" run --backend cuda --suite standard --out "$dir" \
+            "${sel[@]}" "${common[@]}" "${extra[@]}" </dev/null >"$dir/bench.log" 2>&1
         rc=$?
-        [[ $rc -ne 0 ]] && failed+=("$step (bench run exit $rc, see $dir/bench.log)")
+        [[ $rc -ne 0 ]] && failure "$step" "bench run" $rc "$dir/bench.log"
         ref=()
         br="$(bench_run_in "$dir")"
         [[ -n "$br" ]] && ref=(--reference-run "$br")
-        python3 "$here/torch_reference.py" --plan "$dir/plan.json" --out "$dir" --device 0 \
-            "${common[@]}" "${ref[@]}" </dev/null >"$dir/torch.log" 2>&1
+        timeout -k 10 "$(limit)" python3 "$here/torch_reference.py" --plan "$dir/plan.json" \
+            --out "$dir" --device 0 "${common[@]}" "${ref[@]}" </dev/null >"$dir/torch.log" 2>&1
         rc=$?
-        [[ $rc -ne 0 ]] && failed+=("$step (torch reference exit $rc, see $dir/torch.log)")
+        [[ $rc -ne 0 ]] && failure "$step" "torch reference" $rc "$dir/torch.log"
     done 3< <(python3 -c '
-import json, sys
+import json, math, sys
 for s in json.load(open(sys.argv[1]))["steps"]:
-    print(s["step"] + "\t" + " ".join(s["flags"]))' "$out/window-plan.json")
+    print(s["step"] + "\t" + str(math.ceil(s["estimate_s"])) + "\t" + " ".join(s["flags"]))' \
+        "$out/window-plan.json")
     [[ $n -eq 0 ]] && failed+=("window plan (nothing fits a ${window} s window, see $out/window-plan.txt)")
     python3 "$here/compare_runs.py" "$out" | tee "$out/compare.txt"
     cmp=${PIPESTATUS[0]}
