@@ -3,7 +3,8 @@
 //! `libcuda.so.1` builds compiled here by the C compiler — the probe's handling of drivers
 //! that are too old, report no device, or lack the toolkit libraries, including the CUDA 12
 //! event-timing fallback; with the real NVRTC wheel, the probe's compile and a missing
-//! libnvrtc-builtins. Also the FLOP accounting of the points a GPU run covers.
+//! libnvrtc-builtins. Also the FLOP accounting of the points a GPU run covers, and that the
+//! standard suite's prefill and decode points run on an 80 GB H100 and fit its memory.
 
 mod cuda_support;
 
@@ -11,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use backends::cuda::{
-    supports_on, REQUIRED_CUBLASLT_SYMBOLS, REQUIRED_DRIVER_SYMBOLS, REQUIRED_NVRTC_SYMBOLS,
+    fits_memory, supports_on, REQUIRED_CUBLASLT_SYMBOLS, REQUIRED_DRIVER_SYMBOLS,
+    REQUIRED_NVRTC_SYMBOLS,
 };
 use harness::suite::{plan, Selection, Suite};
 use kernels::{Workload, WorkloadKind};
@@ -352,4 +354,31 @@ fn standard_suite_cuda_points_and_their_flops() {
     // On an A100 (8.0) the fp8 GEMMs are skipped with a reason.
     let fp8 = by_id("matmul/m=4096,n=4096,k=4096/fp8_e4m3");
     assert!(supports_on((8, 0), fp8).unwrap_err().contains("8.9"));
+
+    // prefill: 2 models × 2 batches × 2 prompts; decode: 110M over 3 batches × 3 contexts and
+    // 0.87B over 3 batches × 2 contexts, all bf16, all dispatched on cuda.
+    assert_eq!(count(WorkloadKind::Prefill), 8);
+    assert_eq!(count(WorkloadKind::Decode), 15);
+    // An H100 SXM's 81559 MiB and 132 SMs hold every one of them (the largest decode cache is
+    // 64 GiB); on a 40 GB A100 that decode point is skipped naming what it needs.
+    let h100_bytes = 81559u64 << 20;
+    for p in runnable
+        .iter()
+        .filter(|p| matches!(p.kind(), WorkloadKind::Prefill | WorkloadKind::Decode))
+    {
+        assert_eq!(fits_memory(p, h100_bytes, 132), Ok(()), "{}", p.id());
+    }
+    let big =
+        by_id("decode/d_model=2048,layers=16,heads=16,vocab=32768,batch=64,context=8192/bf16");
+    let why = fits_memory(big, 40u64 << 30, 108).unwrap_err();
+    assert!(why.contains("GiB") && why.contains("40.0 GiB"), "{why}");
+    if let Workload::Decode(d) = big.workload {
+        let n = d.model.matmul_parameters() as f64;
+        assert_eq!(
+            big.flops(),
+            2.0 * n * 64.0 + 4.0 * 16.0 * 2048.0 * 8192.0 * 64.0
+        );
+    } else {
+        panic!("not a decode point");
+    }
 }

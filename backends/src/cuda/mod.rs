@@ -24,12 +24,11 @@ mod telemetry;
 
 use kernels::{HostTensor, Point, Workload};
 
-use crate::gpu::infer_plan::{InferPlan, Mode};
 use crate::{Backend, BackendError, BackendOptions, DeviceInfo, Prepared};
 use bind::{Bound, Iteration};
 use device::Device;
 
-pub use capability::supports_on;
+pub use capability::{fits_memory, supports_on};
 pub use ffi::error::CudaError;
 pub use ffi::nvrtc::{
     arch_of, options as nvrtc_options, present as nvrtc_present, version as nvrtc_version,
@@ -98,27 +97,12 @@ impl Backend for CudaBackend {
         inputs: &[HostTensor],
     ) -> Result<Box<dyn Prepared + 'a>, BackendError> {
         self.supports(point).map_err(BackendError::Point)?;
-        let module = match point.workload {
-            Workload::Matmul(_) => None,
-            Workload::Attention(_) => Some(ModuleKind::Attention),
-            Workload::TrainMlp(_) => Some(ModuleKind::Mlp),
-            Workload::TrainGpt(_) => Some(ModuleKind::Gpt),
-            Workload::Prefill(_) | Workload::Decode(_) => Some(ModuleKind::Infer),
-        };
-        let (mut kernels, mut compile_s) = match module {
-            Some(kind) => self.modules.get(&self.dev.gpu, kind)?,
-            None => Default::default(),
-        };
         let plan = capability::infer_plan_of(point, self.sms());
-        // prefill's attention runs attention.cu's fused kernel where one serves the dtype and
-        // head dim: that module's kernels join gpt.cu's and decode_attention.cu's.
-        if let Some(InferPlan {
-            mode: Mode::Prefill { flash: Some(_), .. },
-            ..
-        }) = plan
-        {
-            let (flash, secs) = self.modules.get(&self.dev.gpu, ModuleKind::Attention)?;
-            kernels.extend(flash);
+        let mut kernels = modules::Kernels::new();
+        let mut compile_s = None;
+        for kind in modules::modules_for(point, plan.as_ref()) {
+            let (k, secs) = self.modules.get(&self.dev.gpu, kind)?;
+            kernels.extend(k);
             if let Some(s) = secs {
                 compile_s = Some(compile_s.unwrap_or(0.0) + s);
             }

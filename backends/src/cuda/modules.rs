@@ -1,4 +1,5 @@
-//! The kernel modules: which source each workload needs and which kernels it holds, the one
+//! The kernel modules: which source each workload needs and which kernels it holds, which
+//! modules a point loads ([`modules_for`]), the one
 //! compile a GPU run does ([`compile_module`], NVRTC to a CUBIN for the device's
 //! architecture; callable with no device, so tests compile exactly what a run would), and the
 //! per-GPU cache that loads each module once, looks up its kernels and opts every kernel that
@@ -9,10 +10,12 @@ use std::time::Instant;
 
 use cudarc::driver::sys::CUfunction_attribute_enum as FuncAttr;
 use cudarc::driver::CudaFunction;
+use kernels::{Point, Workload};
 
 use super::ffi::driver::Gpu;
 use super::ffi::{nvrtc, CudaError};
 use super::sources;
+use crate::gpu::infer_plan::{InferPlan, Mode};
 use crate::gpu::kernels::{dynamic_smem_bytes, ATTENTION_KERNELS, GPT_KERNELS, MLP_KERNELS};
 use crate::gpu::kernels::{DECODE_KERNELS, RELU_BWD_COLSUM, XENT};
 
@@ -74,6 +77,29 @@ impl ModuleKind {
     }
 }
 
+/// The modules a point's launches need (`plan`: a prefill or decode point's plan): none for
+/// matmul (cuBLASLt only); prefill and decode load gpt.cu with decode_attention.cu, and prefill
+/// adds attention.cu where its plan runs the fused flash kernel.
+pub fn modules_for(point: &Point, plan: Option<&InferPlan>) -> Vec<ModuleKind> {
+    match point.workload {
+        Workload::Matmul(_) => Vec::new(),
+        Workload::Attention(_) => vec![ModuleKind::Attention],
+        Workload::TrainMlp(_) => vec![ModuleKind::Mlp],
+        Workload::TrainGpt(_) => vec![ModuleKind::Gpt],
+        Workload::Prefill(_) | Workload::Decode(_) => {
+            let flash = matches!(
+                plan.map(|p| p.mode),
+                Some(Mode::Prefill { flash: Some(_), .. })
+            );
+            let mut v = vec![ModuleKind::Infer];
+            if flash {
+                v.push(ModuleKind::Attention);
+            }
+            v
+        }
+    }
+}
+
 /// Compiles `kind` with NVRTC for compute capability `cc`, as a GPU run does: the CUBIN.
 pub fn compile_module(kind: ModuleKind, cc: (i32, i32)) -> Result<Vec<u8>, CudaError> {
     nvrtc::compile_cubin(&kind.source(), kind.file(), &kind.arch(cc))
@@ -130,5 +156,66 @@ impl Modules {
         let secs = t.elapsed().as_secs_f64();
         self.loaded.insert(kind, funcs.clone());
         Ok((funcs, Some(secs)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use kernels::{DType, WorkloadKind};
+
+    use super::*;
+    use crate::cuda::capability::infer_plan_of;
+
+    fn point(kind: WorkloadKind, last: (&str, u64), d_model: u64, d: DType) -> Point {
+        let kv = [
+            ("d_model", d_model),
+            ("layers", 2),
+            ("heads", 2),
+            ("vocab", 300),
+            ("batch", 3),
+            last,
+        ];
+        let p: BTreeMap<String, u64> = kv.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        Point::new(kind, &p, d).unwrap()
+    }
+
+    /// What prepare loads for a prefill or decode point holds every kernel its plan launches
+    /// (the fill, every op of a step), and decode does not compile attention.cu.
+    #[test]
+    fn prefill_and_decode_load_every_kernel_they_launch() {
+        let mut flash_seen = false;
+        for (kind, last) in [
+            (WorkloadKind::Prefill, ("prompt", 70)),
+            (WorkloadKind::Decode, ("context", 100)),
+        ] {
+            // head dims 128 (flash serves bf16/f16) and 48 (unfused prefill)
+            for d_model in [256, 96] {
+                for (dt, code, eb) in [
+                    (DType::F32, 0, 4),
+                    (DType::Tf32, 0, 4),
+                    (DType::Bf16, 1, 2),
+                    (DType::F16, 2, 2),
+                ] {
+                    let p = point(kind, last, d_model, dt);
+                    let plan = infer_plan_of(&p, 4).unwrap();
+                    let mods = modules_for(&p, Some(&plan));
+                    let loaded: BTreeSet<&str> = mods.iter().flat_map(|m| m.kernels()).collect();
+                    for l in plan.all_launches(code, 4, eb) {
+                        assert!(
+                            loaded.contains(l.kernel),
+                            "{}: {} is launched but {mods:?} do not hold it",
+                            p.id(),
+                            l.kernel
+                        );
+                    }
+                    let flash = matches!(plan.mode, Mode::Prefill { flash: Some(_), .. });
+                    flash_seen |= flash;
+                    assert_eq!(mods.contains(&ModuleKind::Attention), flash, "{}", p.id());
+                }
+            }
+        }
+        assert!(flash_seen, "no case ran prefill through the fused kernel");
     }
 }
