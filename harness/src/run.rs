@@ -277,15 +277,18 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
                     break 'points;
                 }
             };
-            if rec.implementation.is_none() {
-                progress.finish_point(&rec);
-            } else {
-                progress.also(&rec);
-            }
+            // Written before its progress line: a terminal that blocks the line must not hold
+            // a finished record back past the watchdog's grace period.
+            let line = rec.clone();
             if let Err(e) = writer.push(rec) {
                 // A failed write names the file and left it as it was (e.g. a full disk).
                 stopped = Some((e, false));
                 break 'points;
+            }
+            if line.implementation.is_none() {
+                progress.finish_point(&line);
+            } else {
+                progress.also(&line);
             }
         }
     }
