@@ -129,6 +129,51 @@ mod tests {
     }
 
     #[test]
+    fn a_skipped_nki_record_leaves_pairing_and_coverage_as_bench_s_alone() {
+        let prices = PriceTable::builtin()
+            .with_overrides(&["trn2.48xlarge=30".into()])
+            .unwrap();
+        let report = |runs: Vec<LoadedRun>| {
+            build(
+                &by_implementation(runs),
+                &prices,
+                &DeviceTable::builtin(),
+                &Options::default(),
+            )
+            .unwrap()
+        };
+        let alone = report(vec![fixture("cuda-p5"), fixture("neuron-trn2")]);
+        let mut trn = fixture("neuron-trn2");
+        let mut skipped = trn
+            .run
+            .points
+            .iter()
+            .find(|p| p.workload == "attention")
+            .unwrap()
+            .clone();
+        skipped.implementation = Some("nki".into());
+        skipped.status = crate::schema::Status::Skipped;
+        skipped.reason = Some("flash_fwd needs a sequence length divisible by 512".into());
+        skipped.stats = None;
+        skipped.samples_s.clear();
+        trn.run.points.push(skipped);
+        let with = report(vec![fixture("cuda-p5"), trn]);
+        let (a, w) = (&alone.comparisons[0], &with.comparisons[0]);
+        assert_eq!(a.pairs.len(), w.pairs.len());
+        assert_eq!(a.coverage.complete(), w.coverage.complete());
+        assert_eq!(a.coverage.workloads_paired, w.coverage.workloads_paired);
+        assert_eq!(a.verdict, w.verdict);
+        assert!(w
+            .pairs
+            .iter()
+            .all(|p| p.challenger_implementation == "bench"));
+        assert!(with
+            .excluded
+            .iter()
+            .any(|e| e.run == "neuron-trn2 [nki]" && e.reason.contains("divisible by 512")));
+    }
+
+    #[test]
     fn a_run_without_labels_passes_through_unchanged() {
         let run = fixture("cuda-p5");
         let out = by_implementation(vec![run.clone()]);
