@@ -24,7 +24,8 @@ pub struct PlanFile {
     pub suite: String,
     pub harness_version: String,
     pub git_commit: String,
-    /// Per workload: constants its lowering must use (train-mlp: lr, momentum, batch_pool).
+    /// Per workload: constants its lowering must use (train-mlp: lr, momentum, batch_pool;
+    /// prefill: ln_eps; decode: ln_eps and the window of positions the step cycles over).
     pub constants: BTreeMap<String, BTreeMap<String, f64>>,
     pub points: Vec<PlanPoint>,
 }
@@ -134,6 +135,17 @@ pub fn build(args: &PlanArgs) -> Result<PlanFile> {
             ("weight_decay".to_string(), kernels::gpt::WEIGHT_DECAY),
             ("ln_eps".to_string(), kernels::gpt::LN_EPS),
             ("batch_pool".to_string(), kernels::gpt::BATCH_POOL as f64),
+        ]),
+    );
+    constants.insert(
+        "prefill".to_string(),
+        BTreeMap::from([("ln_eps".to_string(), kernels::gpt::LN_EPS)]),
+    );
+    constants.insert(
+        "decode".to_string(),
+        BTreeMap::from([
+            ("ln_eps".to_string(), kernels::gpt::LN_EPS),
+            ("window".to_string(), kernels::infer::DECODE_WINDOW as f64),
         ]),
     );
     let h = crate::provenance::harness();

@@ -50,12 +50,6 @@ fn quick_suite_runs_end_to_end_on_nrt_sim() {
     .unwrap();
     let mut ran = 0;
     for p in &run.points {
-        if matches!(p.workload.as_str(), "prefill" | "decode") {
-            // No Neuron lowering of prefill/decode yet: recorded as skipped with a reason.
-            assert_eq!(p.status, Status::Skipped, "{}: {:?}", p.id, p.reason);
-            assert!(p.reason.as_deref().is_some_and(|r| !r.is_empty()));
-            continue;
-        }
         assert!(
             manifest["points"].get(&p.id).is_some(),
             "{} has no NEFF in the manifest",
@@ -75,6 +69,21 @@ fn quick_suite_runs_end_to_end_on_nrt_sim() {
             assert!(t.losses.len() >= t.checked_steps + 3, "{t:?}");
             assert!(t.losses.iter().all(|l| l.is_finite()));
         }
+        if matches!(p.workload.as_str(), "prefill" | "decode") {
+            // checked against the f64 reference on logits (decode: after its 2 check steps,
+            // the second reading the cache the first wrote into the other tensor set)
+            let c = p.check.as_ref().unwrap();
+            assert!(c.checked > 0 && c.max_rel_err.is_some(), "{}: {c:?}", p.id);
+            let inputs: Vec<&str> = manifest["points"][&p.id]["inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["name"].as_str().unwrap())
+                .collect();
+            if p.workload == "decode" {
+                assert!(inputs.ends_with(&["tokens", "cache", "step"]), "{inputs:?}");
+            }
+        }
     }
     let workloads: std::collections::BTreeSet<&str> = run
         .points
@@ -84,10 +93,10 @@ fn quick_suite_runs_end_to_end_on_nrt_sim() {
         .collect();
     assert_eq!(
         workloads.len(),
-        4,
-        "the four lowered workloads ran: {workloads:?}"
+        6,
+        "the six lowered workloads ran: {workloads:?}"
     );
-    assert!(ran >= 15, "every point of the quick suite ran: {ran}");
+    assert!(ran >= 21, "every point of the quick suite ran: {ran}");
 }
 
 /// Entry points a point calls, the statuses injected, and what the reason must say.

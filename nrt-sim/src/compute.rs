@@ -68,6 +68,8 @@ pub fn run(s: &StandIn, inputs: &[Vec<u8>]) -> Vec<Vec<u8>> {
         "attention" => vec![attention(s, &vals[0], &vals[1], &vals[2])],
         "train-mlp" => train_step(s, &vals),
         "train-gpt" => gpt_step(s, &vals),
+        "prefill" => crate::infer::prefill(s, &vals),
+        "decode" => crate::infer::decode(s, &vals),
         _ => unreachable!("validated at load"),
     };
     outs.iter()

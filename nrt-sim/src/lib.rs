@@ -15,6 +15,7 @@
 pub mod abi;
 pub mod compute;
 pub mod faults;
+pub mod infer;
 pub mod machine;
 pub mod standin;
 pub mod trace;

@@ -11,7 +11,9 @@
 //! Inputs and outputs are positional per workload (matmul: a, b → out; attention: q, k, v →
 //! out; train-mlp: the parameters, their momentum buffers, x, y, step → updated parameters,
 //! updated momentum, loss, step + 1; train-gpt: the parameters, first and second AdamW
-//! moments, tokens, step → the three updated, loss, step + 1). `scripts/neuron/build_neffs.py --sim` writes these files.
+//! moments, tokens, step → the three updated, loss, step + 1; prefill: the parameters, tokens →
+//! logits, KV cache; decode: the parameters, tokens, cache, step → logits, updated cache,
+//! step + 1, see `infer.rs`). `scripts/neuron/build_neffs.py --sim` writes these files.
 
 use std::collections::BTreeMap;
 
@@ -76,6 +78,29 @@ pub struct StandIn {
     pub constants: BTreeMap<String, f64>,
 }
 
+/// (inputs, outputs) of a prefill or decode stand-in (see `infer.rs`), its parameters present.
+fn infer_arity(
+    s: &StandIn,
+    param: impl Fn(&str) -> Result<usize, String>,
+) -> Result<(usize, usize), String> {
+    let n = crate::infer::param_count(param("layers")?);
+    let last = if s.workload == "prefill" {
+        "prompt"
+    } else {
+        "context"
+    };
+    for k in ["d_model", "heads", "vocab", "batch", last] {
+        param(k)?;
+    }
+    if s.workload == "prefill" {
+        return Ok((n + 1, 2));
+    }
+    if !s.constants.contains_key("window") {
+        return Err("stand-in NEFF: decode needs constant window".into());
+    }
+    Ok((n + 3, 3))
+}
+
 impl StandIn {
     /// Parses and validates a stand-in NEFF; the error says what is wrong.
     pub fn parse(bytes: &[u8]) -> Result<StandIn, String> {
@@ -109,6 +134,7 @@ impl StandIn {
                 }
                 (3 * n + 2, 3 * n + 2)
             }
+            "prefill" | "decode" => infer_arity(&s, param)?,
             other => return Err(format!("stand-in NEFF: unknown workload '{other}'")),
         };
         if s.inputs.len() != n_in || s.outputs.len() != n_out {

@@ -39,7 +39,7 @@ import nki_lowering  # noqa: E402
 PLAN_SCHEMA = "bench.plan/1"
 MANIFEST_SCHEMA = "bench.neff-manifest/1"
 SIM_MAGIC = b"NRTSIM-NEFF/1\n"
-SIM_WORKLOADS = {"matmul", "attention", "train-mlp", "train-gpt"}  # what nrt-sim can compute
+SIM_WORKLOADS = {"matmul", "attention", "train-mlp", "train-gpt", "prefill", "decode"}  # what nrt-sim can compute
 
 
 class UsageError(Exception):
@@ -69,6 +69,8 @@ def spec(t, index, kind):
     d = {"name": t.name, "neff_name": f"{kind}{index}", "dtype": t.dtype, "shape": list(t.shape)}
     if kind == "input":
         d["init"] = t.init
+        if t.init == "tiled":
+            d["from"], d["rows"] = t.source, t.rows
     elif t.feeds:
         d["feeds"] = t.feeds
     return d

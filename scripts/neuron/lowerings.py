@@ -33,8 +33,12 @@ class Tensor:
     name: str  # bench's name: the kernels crate's input name, or an output's role
     shape: List[int]
     dtype: str  # f32 | bf16 | f16 | i32
-    init: str = "workload"  # inputs: "workload" (seeded kernels input) or "zeros"
+    init: str = "workload"  # inputs: "workload" (seeded kernels input), "zeros" or "tiled"
     feeds: Optional[str] = None  # outputs: the input this becomes on the next step
+    # init "tiled": the workload input `source` repeated along its second-last axis to `rows`
+    # rows (row r = source row r % source rows), the rest of that axis zero.
+    source: Optional[str] = None
+    rows: Optional[int] = None
 
 
 @dataclass
@@ -300,3 +304,187 @@ def train_gpt(point, c):
 
     consts = {"lr": lr, "beta1": b1, "beta2": b2, "eps": eps, "weight_decay": wd, "ln_eps": ln_eps, "batch_pool": pool}
     return Lowering(fn, inputs, outputs, loss="loss", constants=consts)
+
+
+# --- inference: prefill and decode (kernels/src/infer.rs) ---------------------------------
+
+
+def prefill_positions(prompt):
+    """The prompt positions whose logits prefill outputs (kernels::infer::prefill_positions)."""
+    return sorted({q for q in (0, 7, 31, prompt // 2, prompt - 1) if 0 <= q < prompt})
+
+
+class DecoderOps:
+    """train-gpt's decoder pieces at the parameters' dtype `dt`: matmuls accumulate in f32 and
+    round to `dt`; LayerNorm and softmax run in f32 (as gpt_loss)."""
+
+    def __init__(self, p, ln_eps, dt):
+        self.d, self.h, self.layers, self.dt, self.ln_eps = p["d_model"], p["heads"], p["layers"], dt, ln_eps
+        self.hd = self.d // self.h
+
+    def mm(self, a, w):
+        import jax.numpy as jnp
+
+        return jnp.matmul(a, w, preferred_element_type=jnp.float32).astype(self.dt)
+
+    def ln(self, x, g, bias):
+        import jax.numpy as jnp
+
+        f32 = jnp.float32
+        x32 = x.astype(f32)
+        mu = jnp.mean(x32, axis=-1, keepdims=True)
+        var = jnp.mean((x32 - mu) ** 2, axis=-1, keepdims=True)
+        return ((x32 - mu) / jnp.sqrt(var + self.ln_eps) * g.astype(f32) + bias.astype(f32)).astype(self.dt)
+
+    def block(self, params, layer):
+        return params[2 + 12 * layer : 14 + 12 * layer]
+
+    def mlp(self, x, w):
+        import jax
+
+        _, _, _, _, _, _, ln2_g, ln2_b, w_fc, b_fc, w_proj, b_proj = w
+        u = self.mm(self.ln(x, ln2_g, ln2_b), w_fc) + b_fc
+        return x + self.mm(jax.nn.gelu(u, approximate=True), w_proj) + b_proj
+
+    def logits(self, params, x):
+        """Final LayerNorm and the tied head (wte), f32 logits."""
+        import jax.numpy as jnp
+
+        xf = self.ln(x, params[-2], params[-1])
+        return jnp.matmul(xf, params[0].T, preferred_element_type=jnp.float32)
+
+
+def infer_split(point, data_names):
+    """The plan's inputs as (parameters, {data name: tensor}); the plan's outputs."""
+    inputs = plan_tensors(point, "inputs")
+    params = [t for t in inputs if t.name not in data_names]
+    data = {t.name: t for t in inputs if t.name in data_names}
+    missing = [n for n in data_names if n not in data]
+    if missing:
+        raise Unsupported(f"the plan's {point['workload']} point lacks inputs {missing}: write the plan with this bench")
+    return params, data, plan_tensors(point, "outputs")
+
+
+def infer_constant(c, point, key):
+    if key not in c:
+        raise Unsupported(
+            f"the plan has no constants.{point['workload']}.{key} (a plan from an older bench?): write it again with bench plan"
+        )
+    return c[key]
+
+
+@lowering("prefill")
+def prefill(point, c):
+    """The forward over `batch` prompts of `prompt` tokens. Inputs: the parameters (the kernels
+    crate's order), tokens [batch, prompt]; outputs: the logits [batch, positions, vocab] (f32)
+    at prefill_positions (the plan's output, checked) and the KV cache it writes,
+    kv_cache [layers, 2, batch, prompt, d_model] (K then V; head h in channels h*d_head..)."""
+    p = point["params"]
+    ln_eps = infer_constant(c, point, "ln_eps")
+    params, data, (logits_t,) = infer_split(point, ["tokens"])
+    b, t = data["tokens"].shape
+    positions = prefill_positions(t)
+    if logits_t.shape != [b, len(positions), p["vocab"]]:
+        raise Unsupported(
+            f"the plan's prefill logits are {logits_t.shape}, this lowering writes {[b, len(positions), p['vocab']]}: "
+            "build_neffs.py and bench disagree on the output positions; use the same checkout for both"
+        )
+    cache_t = Tensor("kv_cache", [p["layers"], 2, b, t, p["d_model"]], params[0].dtype)
+    inputs = params + [data["tokens"]]
+    outputs = [logits_t, cache_t]
+    n = len(params)
+
+    def fn(*args):
+        import jax.numpy as jnp
+
+        ps, ids = list(args[:n]), args[n]
+        ops = DecoderOps(p, ln_eps, ps[0].dtype)
+        d, h, hd = ops.d, ops.h, ops.hd
+        x = (ps[0][ids] + ps[1][None, :t, :]).reshape(b * t, d)
+        mask = jnp.tril(jnp.ones((t, t), dtype=bool))
+        ks, vs = [], []
+        for layer in range(ops.layers):
+            w = ops.block(ps, layer)
+            ln1_g, ln1_b, w_qkv, b_qkv, w_o, b_o = w[:6]
+            qkv = (ops.mm(ops.ln(x, ln1_g, ln1_b), w_qkv) + b_qkv).reshape(b, t, 3, d)
+            ks.append(qkv[:, :, 1])
+            vs.append(qkv[:, :, 2])
+            q, k, v = (qkv[:, :, i].reshape(b, t, h, hd).transpose(0, 2, 1, 3) for i in range(3))
+            s = jnp.einsum("bhqd,bhkd->bhqk", q, k, preferred_element_type=jnp.float32) / jnp.sqrt(jnp.float32(hd))
+            wts = softmax(jnp.where(mask, s, MASKED)).astype(ops.dt)
+            att = jnp.einsum("bhqk,bhkd->bhqd", wts, v, preferred_element_type=jnp.float32).astype(ops.dt)
+            x = x + ops.mm(att.transpose(0, 2, 1, 3).reshape(b * t, d), w_o) + b_o
+            x = ops.mlp(x, w)
+        rows = x.reshape(b, t, d)[:, jnp.array(positions), :]
+        logits = ops.logits(ps, rows)
+        cache = jnp.stack([jnp.stack([k, v]) for k, v in zip(ks, vs)])
+        return (logits, cache)
+
+    return Lowering(fn, inputs, outputs, check=logits_t.name, constants={"ln_eps": ln_eps})
+
+
+@lowering("decode")
+def decode(point, c):
+    """One generation step over a KV cache held on the device. Inputs: the parameters, tokens
+    [window, batch] (step i's new tokens in row i % window), cache [layers, 2, batch,
+    context + window, d_model] and step (i32); outputs: the logits [batch, vocab] (f32, the
+    plan's output, checked), cache_next (the cache with step i's K and V written at position
+    context + i % window) and step + 1, which feed cache and step on the next execution (the
+    backend ping-pongs two tensor sets, as for training). Every position up to the step's own
+    is attended; later ones (stale rows of an earlier window) are masked, so every `window`
+    steps the cache length returns to context + 1. The cache starts as the kernels crate's
+    pooled `kv` input tiled over the context (position p = pool row p % pool, init "tiled"),
+    later positions zero; `kv` itself is no NEFF input."""
+    p = point["params"]
+    ln_eps = infer_constant(c, point, "ln_eps")
+    window = int(infer_constant(c, point, "window"))
+    params, data, (logits_t,) = infer_split(point, ["kv", "tokens"])
+    kv, tokens = data["kv"], data["tokens"]
+    layers, _, b, _, d = kv.shape
+    ctx = p["context"]
+    if tokens.shape != [window, b]:
+        raise Unsupported(f"the plan's decode tokens are {tokens.shape}, not [window={window}, batch={b}]")
+    cap = ctx + window
+    cache_t = Tensor("cache", [layers, 2, b, cap, d], kv.dtype, init="tiled", source="kv", rows=ctx)
+    step_t = Tensor("step", [], "i32", init="zeros")
+    inputs = params + [tokens, cache_t, step_t]
+    outputs = [
+        logits_t,
+        Tensor("cache_next", cache_t.shape, cache_t.dtype, feeds="cache"),
+        Tensor("step_next", [], "i32", feeds="step"),
+    ]
+    n = len(params)
+
+    def fn(*args):
+        import jax
+        import jax.numpy as jnp
+
+        ps = list(args[:n])
+        toks, cache, step = args[n:]
+        ops = DecoderOps(p, ln_eps, ps[0].dtype)
+        h, hd = ops.h, ops.hd
+        slot = step % window
+        pos = ctx + slot
+        tok = jax.lax.dynamic_index_in_dim(toks, slot, axis=0, keepdims=False)
+        x = ps[0][tok] + jax.lax.dynamic_index_in_dim(ps[1], pos, axis=0, keepdims=True)
+        seen = jnp.arange(cap) <= pos
+        zero = jnp.zeros((), jnp.int32)
+        for layer in range(ops.layers):
+            w = ops.block(ps, layer)
+            ln1_g, ln1_b, w_qkv, b_qkv, w_o, b_o = w[:6]
+            qkv = ops.mm(ops.ln(x, ln1_g, ln1_b), w_qkv) + b_qkv
+            q, k_new, v_new = qkv[:, :d], qkv[:, d : 2 * d], qkv[:, 2 * d :]
+            new = jnp.stack([k_new, v_new]).astype(cache.dtype)[None, :, :, None, :]
+            cache = jax.lax.dynamic_update_slice(cache, new, (jnp.int32(layer), zero, zero, pos, zero))
+            kc = cache[layer, 0].reshape(b, cap, h, hd)
+            vc = cache[layer, 1].reshape(b, cap, h, hd)
+            s = jnp.einsum("bhd,bchd->bhc", q.reshape(b, h, hd), kc, preferred_element_type=jnp.float32)
+            s = s / jnp.sqrt(jnp.float32(hd))
+            wts = softmax(jnp.where(seen[None, None, :], s, MASKED)).astype(ops.dt)
+            att = jnp.einsum("bhc,bchd->bhd", wts, vc, preferred_element_type=jnp.float32).astype(ops.dt)
+            x = x + ops.mm(att.reshape(b, d), w_o) + b_o
+            x = ops.mlp(x, w)
+        return (ops.logits(ps, x), cache, step + 1)
+
+    consts = {"ln_eps": ln_eps, "window": window, "context": ctx}
+    return Lowering(fn, inputs, outputs, check=logits_t.name, constants=consts)

@@ -1,8 +1,9 @@
 //! A prepared Neuron point: the NEFF loaded on each of `--cores` NeuronCores, its tensors
 //! allocated on the device and the inputs written once, then `run` = one synchronous
-//! `nrt_execute` per copy (all copies at once: copy 0 on the caller, the others on persistent threads started at prepare and released by a barrier each sample). A training entry ping-pongs
-//! two tensor sets: step t reads parameters and optimiser state from set t%2 and writes them
-//! into the other, so the loop really trains; the 4-byte loss is read after every step (inside
+//! `nrt_execute` per copy (all copies at once: copy 0 on the caller, the others on persistent threads started at prepare and released by a barrier each sample). A stateful entry ping-pongs
+//! two tensor sets: step t reads its state (training: parameters and optimiser state; decode:
+//! the KV cache and position) from set t%2 and writes it into the other, so the loop really
+//! trains or decodes; the 4-byte loss is read after every step (inside
 //! the timed iteration) so `train.losses` holds the whole trajectory. Outputs of inference
 //! points are read only when the harness asks for them (the check), never while timing.
 //! With the run's system trace ([`super::trace`]) `run` returns each sample's device time and
@@ -116,6 +117,8 @@ pub struct NeuronPoint {
     workers: Option<Workers>,
     n: usize,
     phase: usize,
+    /// The phase the latest `run` executed (whose outputs an inference check reads).
+    last: usize,
     training: bool,
     watched_dtype: Dtype,
     losses: Vec<f64>,
@@ -173,6 +176,7 @@ fn match_info(
 fn initial(io: &Io, inputs: &[HostTensor]) -> Result<Vec<u8>, BackendError> {
     match io.init {
         Init::Zeros => Ok(vec![0u8; io.bytes()]),
+        Init::Tiled => super::tiled::bytes(io, inputs).map_err(point_err),
         Init::Workload => {
             let t = inputs.iter().find(|t| t.name == io.name).ok_or_else(|| {
                 point_err(format!(
@@ -205,7 +209,7 @@ impl CoreCopy {
         let model = Model::load(rt, neff, vnc, label).map_err(point_err)?;
         let info = model.tensor_info().map_err(point_err)?;
         match_info(entry, &info, label, hex_dtypes)?;
-        let phases = if entry.is_training() { 2 } else { 1 };
+        let phases = if entry.is_stateful() { 2 } else { 1 };
         let fed = |name: &str| {
             entry
                 .outputs
@@ -301,6 +305,7 @@ impl NeuronPoint {
             workers,
             n,
             phase: 0,
+            last: 0,
             training: entry.is_training(),
             watched_dtype: entry
                 .output(watched)
@@ -343,6 +348,7 @@ impl Prepared for NeuronPoint {
             self.losses
                 .push(loss.first().copied().unwrap_or(f32::NAN) as f64);
         }
+        self.last = phase;
         self.phase = (phase + 1) % self.copies[0].phases.len();
         let Some(tracer) = &self.trace else {
             return Ok(amortised);
@@ -362,7 +368,7 @@ impl Prepared for NeuronPoint {
         if self.training {
             return Ok(Produced::Losses(self.losses.clone()));
         }
-        Ok(Produced::Tensor(self.read_watched(0)?))
+        Ok(Produced::Tensor(self.read_watched(self.last)?))
     }
 
     fn timer(&self) -> &'static str {

@@ -36,6 +36,10 @@ pub enum Init {
     Workload,
     /// All zero bytes (optimiser state, step counter).
     Zeros,
+    /// The workload input `from` repeated along its second-last axis to `rows` rows (row r is
+    /// `from`'s row r mod its row count), the rest of that axis zero: decode's KV cache from
+    /// the kernels crate's pooled `kv`.
+    Tiled,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +55,12 @@ pub struct Io {
     /// Outputs only: the input this output becomes for the next step.
     #[serde(default)]
     pub feeds: Option<String>,
+    /// `init: tiled` only: the workload input repeated.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// `init: tiled` only: the rows of the second-last axis filled from `from`.
+    #[serde(default)]
+    pub rows: Option<usize>,
 }
 
 impl Io {
@@ -106,7 +116,14 @@ pub struct Alternative {
 }
 
 impl Entry {
+    /// A training step: it has a loss (and state that feeds itself).
     pub fn is_training(&self) -> bool {
+        self.loss.is_some()
+    }
+
+    /// Some output feeds an input on the next step (training state, decode's KV cache): the
+    /// backend ping-pongs two tensor sets.
+    pub fn is_stateful(&self) -> bool {
         self.outputs.iter().any(|o| o.feeds.is_some())
     }
 
@@ -256,12 +273,40 @@ impl Entry {
                 }
             }
         }
-        match (&self.check, &self.loss, self.is_training()) {
-            (Some(c), None, false) if self.output(c).is_some() => Ok(()),
+        for i in &self.inputs {
+            if i.init == Init::Tiled {
+                validate_tiled(i)?;
+            }
+        }
+        match (&self.check, &self.loss, self.is_stateful()) {
+            (Some(c), None, _) if self.output(c).is_some_and(|o| o.feeds.is_none()) => Ok(()),
             (None, Some(l), true) if self.output(l).is_some() => Ok(()),
-            _ => Err("needs 'check' naming an output (inference) or 'loss' naming an output plus outputs that 'feeds' inputs (training)".into()),
+            _ => Err("needs 'check' naming an output that feeds nothing (inference, stateful or not) or 'loss' naming an output plus outputs that 'feeds' inputs (training)".into()),
         }
     }
+}
+
+/// A tiled input names its source and fills at most its second-last axis.
+fn validate_tiled(i: &Io) -> Result<(), String> {
+    let (Some(from), Some(rows)) = (&i.from, i.rows) else {
+        return Err(format!(
+            "input '{}' has init 'tiled' but lacks 'from' (the workload input repeated) or 'rows'",
+            i.name
+        ));
+    };
+    let axis = i.shape.len().checked_sub(2).ok_or_else(|| {
+        format!(
+            "input '{}' (init 'tiled' from '{from}') has shape {:?}: it needs at least 2 axes",
+            i.name, i.shape
+        )
+    })?;
+    if rows > i.shape[axis] {
+        return Err(format!(
+            "input '{}' tiles {rows} rows from '{from}' into an axis of {}",
+            i.name, i.shape[axis]
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

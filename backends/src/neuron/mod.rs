@@ -17,6 +17,7 @@ pub mod result;
 pub mod runtime;
 pub mod sys;
 pub mod tensor;
+pub mod tiled;
 pub mod trace;
 pub mod trace_events;
 
