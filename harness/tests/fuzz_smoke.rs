@@ -206,3 +206,61 @@ fn every_target_has_a_cargo_fuzz_binary() {
         );
     }
 }
+
+/// What the fuzzers found, through the real binary: a clear error and exit 2, no panic.
+#[test]
+fn found_inputs_are_clear_errors_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan.json");
+    let many = (1..=100)
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let cases: [(&[&str], &str); 3] = [
+        // b*h*s*d overflowed u64 in attention's byte count
+        (
+            &[
+                "--workload",
+                "attention",
+                "--param",
+                "b=1048576",
+                "--param",
+                "h=1048576",
+            ],
+            "too large",
+        ),
+        // a train-gpt of 2^20 layers: millions of tensors
+        (
+            &["--workload", "train-gpt", "--param", "layers=1048576"],
+            "layers=1048576",
+        ),
+        // 100 x 100 x 100 matmul sizes: a million points
+        (
+            &[
+                "--workload",
+                "matmul",
+                "--param",
+                &format!("m={many}"),
+                "--param",
+                &format!("n={many}"),
+                "--param",
+                &format!("k={many}"),
+            ],
+            "points",
+        ),
+    ];
+    for (args, expect) in cases {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
+            .args(["plan", "--backend", "neuron", "--suite", "quick", "--out"])
+            .arg(&out)
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(expect) && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+}

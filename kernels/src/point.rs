@@ -113,6 +113,13 @@ pub enum Workload {
     Decode(Decode),
 }
 
+/// The most elements a point may hold or move (2^50, over a petabyte in f32): far beyond any
+/// device, and small enough that no size bench computes from the parameters overflows `u64`.
+pub const MAX_ELEMENTS: f64 = (1u64 << 50) as f64;
+
+/// The most layers a workload may have.
+pub const MAX_LAYERS: u64 = 1024;
+
 /// Problems building a point from user-supplied values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PointError {
@@ -126,6 +133,13 @@ pub enum PointError {
     },
     #[error("workload {workload} needs parameter '{key}'")]
     MissingParam { workload: &'static str, key: String },
+    #[error("{workload} point {params} is too large: about {elements} elements of inputs, weights, state and outputs, over the 2^50 (1.1e15) bench accepts, beyond any device's memory: use smaller parameters")]
+    TooLarge {
+        workload: &'static str,
+        params: String,
+        /// The bound, as `1.2e16`.
+        elements: String,
+    },
     #[error("parameter {key}={value} of {workload} is out of range: {why}")]
     OutOfRange {
         workload: &'static str,
@@ -184,6 +198,13 @@ impl Point {
             range(key, v, v <= 1 << 20, "must be at most 1048576")?;
             Ok(v)
         };
+        // Every layer is its own tensors (and NEFF inputs): far beyond real models' ~100 layers
+        // a point would be millions of tensors, however small each is.
+        let layers = || -> Result<u64, PointError> {
+            let v = positive("layers")?;
+            range("layers", v, v <= MAX_LAYERS, "must be at most 1024")?;
+            Ok(v)
+        };
         let decoder = || -> Result<Decoder, PointError> {
             let (d_model, heads, vocab) =
                 (positive("d_model")?, positive("heads")?, positive("vocab")?);
@@ -196,7 +217,7 @@ impl Point {
             )?;
             Ok(Decoder {
                 d_model,
-                layers: positive("layers")?,
+                layers: layers()?,
                 heads,
                 vocab,
             })
@@ -222,7 +243,7 @@ impl Point {
                 let classes = positive("classes")?;
                 range("classes", classes, classes >= 2, "needs at least 2 classes")?;
                 Workload::TrainMlp(TrainMlp {
-                    layers: positive("layers")?,
+                    layers: layers()?,
                     width: positive("width")?,
                     batch: positive("batch")?,
                     classes,
@@ -240,7 +261,7 @@ impl Point {
                 )?;
                 Workload::TrainGpt(TrainGpt {
                     d_model,
-                    layers: positive("layers")?,
+                    layers: layers()?,
                     heads,
                     seq: positive("seq")?,
                     vocab,
@@ -258,7 +279,57 @@ impl Point {
                 context: positive("context")?,
             }),
         };
-        Ok(Point { workload, dtype })
+        let point = Point { workload, dtype };
+        let elements = point.elements_bound();
+        if elements > MAX_ELEMENTS {
+            let params: Vec<String> = point
+                .params()
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            return Err(PointError::TooLarge {
+                workload: kind.name(),
+                params: params.join(","),
+                elements: format!("{elements:.1e}"),
+            });
+        }
+        Ok(point)
+    }
+
+    /// An upper bound, in f64, on the elements a point holds or moves: inputs, weights,
+    /// optimiser state, activations, KV cache and outputs. Every integer size the workloads
+    /// compute (parameter counts, shapes, bytes) is within a small factor of it, so a point
+    /// under [`MAX_ELEMENTS`] cannot overflow them.
+    fn elements_bound(&self) -> f64 {
+        let f = |v: u64| v as f64;
+        let decoder = |m: &Decoder, batch: u64, positions: u64| {
+            let (d, l) = (f(m.d_model), f(m.layers));
+            l * (16.0 * d * d + 16.0 * d)
+                + f(m.vocab) * d
+                + f(positions) * d
+                + f(batch) * f(positions) * (2.0 * l * d + 16.0 * d)
+                + f(batch) * 8.0 * f(m.vocab)
+        };
+        match self.workload {
+            Workload::Matmul(p) => f(p.m) * f(p.k) + f(p.k) * f(p.n) + f(p.m) * f(p.n),
+            Workload::Attention(p) => 4.0 * f(p.b) * f(p.h) * f(p.s) * f(p.d),
+            Workload::TrainMlp(p) => {
+                let w = f(p.width);
+                f(p.layers) * (w * w + w)
+                    + (w + 1.0) * f(p.classes)
+                    + f(p.batch) * (w * f(p.layers) + w + f(p.classes))
+            }
+            Workload::TrainGpt(p) => {
+                let (d, l) = (f(p.d_model), f(p.layers));
+                l * (16.0 * d * d + 16.0 * d)
+                    + (f(p.vocab) + f(p.seq)) * d
+                    + f(p.batch) * f(p.seq) * (16.0 * d * l + f(p.vocab))
+            }
+            Workload::Prefill(p) => decoder(&p.model, p.batch, p.prompt),
+            Workload::Decode(p) => {
+                decoder(&p.model, p.batch, p.context + crate::infer::DECODE_WINDOW)
+            }
+        }
     }
 
     pub fn kind(&self) -> WorkloadKind {
@@ -550,6 +621,68 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("m=0"));
         assert!("conv".parse::<WorkloadKind>().is_err());
+    }
+
+    #[test]
+    fn points_too_large_to_size_are_refused_before_anything_overflows() {
+        let max = 1 << 20;
+        let huge = [
+            (
+                WorkloadKind::Attention,
+                &[
+                    ("b", max),
+                    ("h", max),
+                    ("s", max),
+                    ("d", max),
+                    ("causal", 1),
+                ][..],
+            ),
+            (
+                WorkloadKind::TrainMlp,
+                &[
+                    ("layers", 1024),
+                    ("width", max),
+                    ("batch", max),
+                    ("classes", max),
+                ],
+            ),
+            (
+                WorkloadKind::TrainGpt,
+                &[
+                    ("d_model", max),
+                    ("layers", 1024),
+                    ("heads", 1),
+                    ("seq", max),
+                    ("vocab", max),
+                    ("batch", max),
+                ],
+            ),
+            (
+                WorkloadKind::Decode,
+                &[
+                    ("d_model", max),
+                    ("layers", 1024),
+                    ("heads", 1),
+                    ("vocab", max),
+                    ("batch", max),
+                    ("context", max),
+                ],
+            ),
+        ];
+        for (kind, p) in huge {
+            let e = Point::new(kind, &params(p), DType::F32).unwrap_err();
+            assert!(matches!(e, PointError::TooLarge { .. }), "{kind}: {e}");
+            assert!(
+                e.to_string().contains("too large") && e.to_string().contains(kind.name()),
+                "{e}"
+            );
+        }
+        // matmul's largest sizes stay inside the bound (3 * 2^40 elements)
+        let big = params(&[("m", max), ("n", max), ("k", max)]);
+        assert!(Point::new(WorkloadKind::Matmul, &big, DType::F32).is_ok());
+        let deep = params(&[("layers", 1025), ("width", 4), ("batch", 3), ("classes", 2)]);
+        let e = Point::new(WorkloadKind::TrainMlp, &deep, DType::F32).unwrap_err();
+        assert!(e.to_string().contains("layers=1025"), "{e}");
     }
 
     #[test]
