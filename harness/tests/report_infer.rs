@@ -186,6 +186,32 @@ fn prefill_and_decode_are_priced_per_million_tokens_with_bandwidth() {
 
     // the run tables and the pair tables say it in words
     let md = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
+    // the card: each side's $ per 1M tokens, geometric means over the workload's points
+    let gm3 = |a: f64, b: f64, c: f64| (a * b * c).powf(1.0 / 3.0);
+    let per_1m = |usd_h: f64, s: f64, tokens: f64| 1e6 * usd_h * s / 3600.0 / tokens;
+    let dec_c = gm3(
+        per_1m(2.0, 2.5e-4, 1.0),
+        per_1m(2.0, 3e-4, 8.0),
+        per_1m(2.0, 8e-4, 64.0),
+    );
+    let card = md
+        .lines()
+        .find(|l| l.contains("Inference at these prices"))
+        .expect("the card's inference line");
+    assert!(
+        card.contains(&format!(
+            "prefill ${:.4} per 1M input tokens on trn2.48xlarge against ${:.4} on p5.48xlarge (1 paired point)",
+            c_in, b_in
+        )),
+        "{card}"
+    );
+    assert!(
+        card.contains(&format!(
+            "decode ${:.2} per 1M output tokens on trn2.48xlarge",
+            dec_c
+        )) && card.contains("(3 paired points)"),
+        "{card}"
+    );
     for want in [
         "$ per 1M output tokens",
         "$ per 1M input tokens",

@@ -236,6 +236,9 @@ pub fn card(_rep: &Report, c: &Comparison) -> Block {
     if let Some(line) = scenario_line(c) {
         lines.push(line);
     }
+    if let Some(line) = super::inference::card_line(c) {
+        lines.push(line);
+    }
     let ws = per_workload(c);
     let range = match (
         ws.iter().min_by(|a, b| a.1.total_cmp(&b.1)),

@@ -2,11 +2,12 @@
 //! and per instance, $ per 1M input tokens (prefill) or output tokens (decode), and against the
 //! datasheet the achieved GB/s per device, its % of the memory bandwidth (bytes ÷ time ÷ peak
 //! bandwidth) beside the % of the FLOP peak and of the roofline, with the roof that bounds the
-//! point. Reads only the model.
+//! point; and the verdict card's line of each side's $ per 1M input and output tokens. Reads
+//! only the model.
 
 use super::doc::{p, table_aligned, Block};
 use super::metrics::{inference_item, PointMetrics};
-use super::model::PairRow;
+use super::model::{Comparison, PairRow};
 use super::units::{label, num, scale_up, usd, Scale};
 
 /// Is the workload prefill or decode?
@@ -141,4 +142,45 @@ pub fn pair_table(workload: &str, rows: &[&PairRow]) -> Vec<Block> {
                 .collect(),
         ),
     ]
+}
+
+/// The geometric mean of some dollar figures (None when there are none).
+fn geomean(xs: &[f64]) -> Option<f64> {
+    (!xs.is_empty()).then(|| (xs.iter().map(|x| x.ln()).sum::<f64>() / xs.len() as f64).exp())
+}
+
+/// The verdict card's line on inference prices, when prefill or decode paired: each side's $
+/// per 1M input tokens (prefill) and output tokens (decode), the geometric mean over the
+/// workload's paired points (as the job cost averages them).
+pub fn card_line(c: &Comparison) -> Option<String> {
+    let mut parts = Vec::new();
+    for w in ["prefill", "decode"] {
+        let item = inference_item(w)?;
+        let rows: Vec<&PairRow> = c.pairs.iter().filter(|r| r.workload == w).collect();
+        let side = |f: fn(&PairRow) -> Option<f64>| {
+            let xs: Option<Vec<f64>> = rows.iter().map(|r| f(r)).collect();
+            xs.and_then(|v| geomean(&v))
+        };
+        let (Some(ch), Some(b)) = (
+            side(|r| r.challenger_usd_per_1m_items),
+            side(|r| r.baseline_usd_per_1m_items),
+        ) else {
+            continue;
+        };
+        parts.push(format!(
+            "{w} {} per 1M {item} on {} against {} on {} ({} paired point{})",
+            usd(ch),
+            c.challenger_price.instance,
+            usd(b),
+            c.baseline_price.instance,
+            rows.len(),
+            if rows.len() == 1 { "" } else { "s" }
+        ));
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "Inference at these prices, geometric means over each workload's paired points: {}.",
+            parts.join("; ")
+        )
+    })
 }
