@@ -44,6 +44,19 @@ fn verify_sh_rejects_bad_arguments_and_explains_missing_torch() {
     let o = verify(&["--help"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stdout).contains("--bench PATH"));
+    // a window chooses its own points: a suite or a selection with it is refused, not ignored
+    for sel in [
+        &["--targets"][..],
+        &["--workload", "matmul"],
+        &["--suite", "quick"],
+    ] {
+        let o = verify(&[&["--window", "--dry-run"][..], sel].concat());
+        assert_eq!(o.status.code(), Some(2), "{sel:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("do not go with it"),
+            "{sel:?}"
+        );
+    }
     let o = verify(&["--bench", "/nonexistent/bench"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no bench binary"));

@@ -73,6 +73,8 @@ done
 
 die() { echo "verify.sh: $*" >&2; exit 2; }
 [[ -z "$window_steps" || -n "$window" ]] || die "--window-steps goes with --window"
+[[ -z "$window" || ( ${#select[@]} -eq 0 && "$suite" == standard ) ]] \
+    || die "--window picks its own points from the standard suite: --suite, --workload, --dtype, --param and --targets do not go with it (--window-steps FILE gives it other steps)"
 plan_args=()
 [[ -n "$window_steps" ]] && plan_args+=(--steps "$window_steps")
 
