@@ -9,7 +9,8 @@
 //!
 //! By default (CI) the first, the last and two seeded call positions of each entry point run
 //! over a small selection. scripts/fault_table.sh sets `BENCH_FAULT_SUITE=quick|small`,
-//! `BENCH_FAULT_POSITIONS=all|<per entry point>`, `BENCH_FAULT_JOBS` and
+//! `BENCH_FAULT_POSITIONS=all|<per entry point>`, `BENCH_FAULT_JOBS`,
+//! `BENCH_FAULT_SYMBOLS=<entry point>[,..]` (only those) and
 //! `BENCH_FAULT_TABLE=<file>` (the table of positions × outcome, and one row per run).
 //! Every result is simulated.
 
@@ -384,7 +385,12 @@ fn every_entry_point_failing_at_every_sampled_call_position_is_clean() {
     for s in ["nrt_init", "nrt_load", "nrt_execute", "nrt_tensor_read"] {
         assert!(counts.contains_key(s), "{s} never called: {counts:?}");
     }
-    let cases = positions(&counts, per_symbol);
+    // BENCH_FAULT_SYMBOLS=a,b: only these entry points (a table split over processes).
+    let only = var("BENCH_FAULT_SYMBOLS");
+    let cases: Vec<_> = positions(&counts, per_symbol)
+        .into_iter()
+        .filter(|(s, _)| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == s)))
+        .collect();
     let r = Runner {
         fx: &fx,
         clean,
