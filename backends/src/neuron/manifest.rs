@@ -127,6 +127,30 @@ impl Entry {
         self.outputs.iter().any(|o| o.feeds.is_some())
     }
 
+    /// The device bytes one core's copy allocates (as [`super::exec`] does): every input once,
+    /// again for each input an output feeds (the second ping-pong set), and each output that
+    /// feeds nothing once per set. Outputs that feed an input reuse the other set's input.
+    pub fn device_bytes(&self) -> u64 {
+        let sets: u64 = if self.is_stateful() { 2 } else { 1 };
+        let fed = |name: &str| {
+            self.outputs
+                .iter()
+                .any(|o| o.feeds.as_deref() == Some(name))
+        };
+        let inputs: u64 = self
+            .inputs
+            .iter()
+            .map(|i| i.bytes() as u64 * if fed(&i.name) { sets } else { 1 })
+            .sum();
+        let outputs: u64 = self
+            .outputs
+            .iter()
+            .filter(|o| o.feeds.is_none())
+            .map(|o| o.bytes() as u64 * sets)
+            .sum();
+        inputs + outputs
+    }
+
     pub fn output(&self, name: &str) -> Option<&Io> {
         self.outputs.iter().find(|o| o.name == name)
     }

@@ -10,6 +10,7 @@
 
 pub mod convert;
 pub mod exec;
+pub mod hbm;
 pub mod lnc;
 pub mod manifest;
 pub mod model;
@@ -48,6 +49,9 @@ pub struct NeuronBackend {
     info: DeviceInfo,
     cores: u32,
     chips_per_core: f64,
+    /// HBM per core, when the runtime's instance family says; points that cannot fit are
+    /// skipped in [`Backend::supports`].
+    hbm: Option<hbm::PerCore>,
     hex_dtypes: bool,
     /// The run's system trace, when samples are timed on the device.
     tracer: Option<Arc<trace::Tracer>>,
@@ -183,6 +187,31 @@ impl NeuronBackend {
         )
         .map_err(BackendError::Config)?;
         let chips = lnc::chips_per_core(&family, lnc);
+        // Only the family the runtime reports: the NEFFs' target is what they were built for,
+        // not what this core holds.
+        let reported = instance
+            .as_ref()
+            .map(|i| i.family.as_str())
+            .filter(|f| *f != "unknown");
+        let hbm = reported.and_then(|f| hbm::per_core(f, lnc));
+        match (&hbm, reported) {
+            (Some(h), _) => {
+                extra.insert("hbm_per_core".into(), hbm::describe(h.bytes));
+                extra.insert("hbm_per_core_basis".into(), h.basis.clone());
+            }
+            (None, f) => {
+                let why = match f {
+                    Some(f) => format!("no HBM figure for instance family {f}"),
+                    None => {
+                        "the runtime reported no instance family (nrt_get_instance_info)".into()
+                    }
+                };
+                extra.insert(
+                    "hbm_fit_check".into(),
+                    format!("not possible: {why}; a point that does not fit fails at nrt_tensor_allocate"),
+                );
+            }
+        }
         let s = |v: &str| v.to_string();
         extra.insert(s("libnrt"), api.path.clone());
         extra.insert(s("runtime_detail"), version.detail.clone());
@@ -280,6 +309,7 @@ impl NeuronBackend {
             info,
             cores,
             chips_per_core: chips,
+            hbm,
             tracer,
         })
     }
@@ -344,8 +374,8 @@ impl Backend for NeuronBackend {
 
     fn supports(&self, point: &Point) -> Result<(), String> {
         let id = point.id();
-        if self.manifest.points.contains_key(&id) {
-            return Ok(());
+        if let Some(e) = self.manifest.points.get(&id) {
+            return self.fits(point, e);
         }
         if let Some(why) = self.manifest.skipped.get(&id) {
             return Err(why.clone());
@@ -374,7 +404,10 @@ impl Backend for NeuronBackend {
         self.manifest
             .alternatives_of(&point.id())
             .into_iter()
-            .map(|(name, e)| (name.to_string(), e.map(|_| ()).map_err(str::to_string)))
+            .map(|(name, e)| {
+                let ok = e.map_err(str::to_string).and_then(|e| self.fits(point, e));
+                (name.to_string(), ok)
+            })
             .collect()
     }
 
@@ -405,6 +438,14 @@ impl Backend for NeuronBackend {
 }
 
 impl NeuronBackend {
+    /// Whether the entry's tensors fit one core's HBM; `Ok` when that is not known.
+    fn fits(&self, point: &Point, entry: &manifest::Entry) -> Result<(), String> {
+        match &self.hbm {
+            Some(h) => hbm::fits(&point.kind().to_string(), entry, h),
+            None => Ok(()),
+        }
+    }
+
     /// Loads the entry's NEFF on each of `--cores` NeuronCores with the inputs written.
     fn load<'a>(
         &'a self,
