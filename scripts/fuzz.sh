@@ -30,13 +30,13 @@ mkdir -p logs
 failed=()
 rows=()
 for t in "${targets[@]}"; do
-    mkdir -p "corpus/$t"
+    mkdir -p "corpus/$t" "artifacts/$t"
     log="logs/$t.log"
     start=$(date +%s.%N)
     # The binary the build above made (cargo fuzz run would rebuild if a source changed since).
     # shellcheck disable=SC2086 # FUZZ_FLAGS is split into flags on purpose
     "target/$host/release/$t" "corpus/$t" "seeds/$t" \
-        -runs="$n" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+        -artifact_prefix="artifacts/$t/" -runs="$n" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
         ${FUZZ_FLAGS:-} >"$log" 2>&1
     rc=$?
     end=$(date +%s.%N)

@@ -363,15 +363,16 @@ pub fn parse_run(text: &str, shown: &str) -> Result<RunFile, ReadError> {
 /// typed record, one pass), falling back to [`parse_run`] for the error that names the
 /// field, so both give the same answer; `shown` names the file in errors.
 pub fn parse_bytes(bytes: &[u8], shown: &str) -> Result<RunFile, ReadError> {
-    if let Ok(run) = serde_json::from_slice::<RunFile>(bytes) {
-        if run.schema == SCHEMA {
-            return check(run, shown);
-        }
-    }
+    // UTF-8 first: serde_json's byte reader lets invalid UTF-8 through in keys it skips.
     let text = std::str::from_utf8(bytes).map_err(|e| ReadError::Io {
         path: shown.into(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
     })?;
+    if let Ok(run) = serde_json::from_str::<RunFile>(text) {
+        if run.schema == SCHEMA {
+            return check(run, shown);
+        }
+    }
     parse_run(text, shown)
 }
 

@@ -3,7 +3,8 @@
 //! and on a few thousand deterministic mutations of it (bit flips, bytes, boundary numbers and
 //! JSON/CSV punctuation inserted, ranges deleted or repeated, truncations, splices). A panic,
 //! from a reader or from a target's own checks (accepted values in range, errors naming the
-//! file, row, field or option), fails the test and prints the input that caused it.
+//! file, row, field or option), fails the test and prints the input that caused it. Inputs a
+//! fuzzer once failed on are kept in `fuzz/regressions/<target>/` and run here too.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -165,6 +166,17 @@ fn every_target_survives_its_seeds_and_their_mutations() {
                 run(name, f, s, &format!("seed {i}")),
                 Outcome::Accepted,
                 "seed {i} of {name} is not accepted: the seeds must be valid inputs"
+            );
+        }
+        // Inputs the fuzzers once failed on (fuzz/regressions/<target>/), kept as they were.
+        let regressions = fuzz_dir().join("regressions").join(name);
+        for file in std::fs::read_dir(&regressions).into_iter().flatten() {
+            let file = file.unwrap().path();
+            run(
+                name,
+                f,
+                &std::fs::read(&file).unwrap(),
+                &file.display().to_string(),
             );
         }
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1));
