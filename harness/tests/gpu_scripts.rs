@@ -352,6 +352,115 @@ fn window_sh_records_every_step_and_packs_one_tarball() {
     );
 }
 
+/// `window.sh --total` is a hard bound: with an ncu that never ends and a quick
+/// compute-sanitizer on PATH (stand-ins), ncu is stopped at what is left of the total minus the
+/// 60 s kept for memcheck, memcheck still runs, and the whole script ends inside the total; with
+/// a total too short for ncu, ncu is named "no time left" instead of started. Bad totals are exit 2.
+#[test]
+fn window_sh_total_is_a_hard_bound_on_every_step() {
+    if !have_python() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = Command::new("bash")
+        .arg(repo().join("scripts/gpu/window.sh"))
+        .arg(tmp.path().join("bad"))
+        .args([
+            "--bench",
+            env!("CARGO_BIN_EXE_bench"),
+            "--total",
+            "100",
+            "--window",
+            "90",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("does not fit --total 100"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let libs = tmp.path().join("lib");
+    std::fs::create_dir(&libs).unwrap();
+    let mut symbols: Vec<&str> = backends::cuda::REQUIRED_DRIVER_SYMBOLS.to_vec();
+    symbols.push("cuEventElapsedTime_v2");
+    let Some(_) = cuda_support::stub_driver(&libs, &symbols, 13000, 100) else {
+        assert!(
+            std::env::var("BENCH_REQUIRE_CLANG").as_deref() != Ok("1"),
+            "no C compiler for the stand-in libcuda"
+        );
+        eprintln!("skipped: no C compiler (cc) for the stand-in libcuda");
+        return;
+    };
+    // Stand-ins: an ncu that would run for 5 minutes, a compute-sanitizer that ends at once.
+    let tools = tmp.path().join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    for (name, body) in [
+        ("ncu", "#!/bin/sh\nexec sleep 300\n"),
+        ("compute-sanitizer", "#!/bin/sh\necho stand-in memcheck\n"),
+    ] {
+        let p = tools.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(&p)
+            .status()
+            .unwrap();
+    }
+    let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap());
+    let run = |total: &str, name: &str| {
+        let out = tmp.path().join(name);
+        let t0 = std::time::Instant::now();
+        let o = Command::new("bash")
+            .arg(repo().join("scripts/gpu/window.sh"))
+            .arg(&out)
+            .args(["--bench", env!("CARGO_BIN_EXE_bench"), "--window", "5"])
+            .args(["--total", total])
+            .env("PYTHONPATH", repo().join("harness/tests/fake_torch"))
+            .env("LD_LIBRARY_PATH", &libs)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        let took = t0.elapsed().as_secs_f64();
+        let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap();
+        assert_eq!(o.status.code(), Some(1), "{summary}");
+        (summary, took)
+    };
+    let line = |summary: &str, name: &str| {
+        summary
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {summary}"))
+            .to_string()
+    };
+    let (summary, took) = run("95", "long");
+    // ncu killed by its limit (timeout's 124), memcheck ran in what was left
+    assert!(
+        line(&summary, "3 ncu attention").contains("exit 124"),
+        "{summary}"
+    );
+    assert!(
+        line(&summary, "4 memcheck quick").contains("exit 0"),
+        "{summary}"
+    );
+    assert!(
+        took < 95.0 + 10.0,
+        "took {took:.0} s for --total 95: {summary}"
+    );
+    assert!(summary.contains("of --total 95s"), "{summary}");
+    let (summary, took) = run("70", "short");
+    assert!(
+        line(&summary, "3 ncu attention").contains("no time left in --total 70s"),
+        "{summary}"
+    );
+    assert!(
+        line(&summary, "4 memcheck quick").contains("exit 0"),
+        "{summary}"
+    );
+    assert!(took < 70.0, "took {took:.0} s for --total 70: {summary}");
+}
+
 /// Every step of a window plan large enough to reach train-mlp and train-gpt selects exactly
 /// the points it was costed for: `bench plan` of its flags gives those ids (a narrowing that
 /// brings in an earlier step's point, or an invalid one such as d_model against fixed heads,

@@ -185,7 +185,7 @@ fn on_a_terminal_the_progress_bar_is_cleared_when_a_signal_stops_the_run() {
     // run.json gets each record before its progress line is drawn, so the second point may
     // not have started yet; a signal between points leaves no point in flight to record.
     std::thread::sleep(Duration::from_millis(500)); // well inside the second point's 3 s
-    // bench is script's child, on the pseudo-terminal.
+                                                    // bench is script's child, on the pseudo-terminal.
     let children =
         std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", script.id())).unwrap();
     let pid: u32 = children.split_whitespace().next().unwrap().parse().unwrap();

@@ -3,7 +3,7 @@
 # H100/H200). Copy target/release/bench and scripts/ to the GPU machine (see the README's
 # carry-list) and run, from the folder holding them:
 #
-#   scripts/gpu/window.sh OUTDIR [--bench PATH] [--window SECONDS] [--dry-run]
+#   scripts/gpu/window.sh OUTDIR [--bench PATH] [--window SECONDS] [--total SECONDS] [--dry-run]
 #
 # --dry-run prints verify's window plan with its estimate (verify.sh --window --dry-run) and
 # runs nothing: no GPU or torch needed.
@@ -18,6 +18,9 @@
 #   4. compute-sanitizer --tool memcheck over the quick suite on the CUDA backend: OUTDIR/memcheck.log;
 #   5. summary.txt (each step, its exit status and seconds, compare_runs.py's table) and one
 #      tarball OUTDIR.tar.gz of the lot.
+# --total SECONDS (default 480) is a hard bound on the whole script: verify is stopped at
+# --window plus 20 s, ncu and memcheck each get at most what is left (keeping 60 s for memcheck
+# while ncu runs), and a step with under 20 s left is named "no time left" instead of started.
 # Exit status: 0 when every step passed, 1 when one failed or a tool was missing (named in
 # summary.txt), 2 for bad arguments.
 set -uo pipefail
@@ -27,13 +30,15 @@ repo="$(cd "$here/../.." && pwd)"
 out=""
 bench=""
 window=""
+total=""
 dry_run=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bench) bench="$2"; shift 2 ;;
         --window) window="$2"; shift 2 ;;
+        --total) total="$2"; shift 2 ;;
         --dry-run) dry_run=1; shift ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         -*) echo "window.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
         *) [[ -z "$out" ]] || { echo "window.sh: one OUTDIR only ('$out', '$1')" >&2; exit 2; }
            out="$1"; shift ;;
@@ -43,8 +48,15 @@ done
 if [[ -n "$window" && ! "$window" =~ ^[0-9]+$ ]]; then
     echo "window.sh: --window '$window': expected whole seconds, e.g. --window 360" >&2; exit 2
 fi
-# Steps 3-4 and the facts take about two minutes; verify gets the rest of eight.
-window="${window:-360}"
+if [[ -n "$total" && ! "$total" =~ ^[0-9]+$ ]]; then
+    echo "window.sh: --total '$total': expected whole seconds, e.g. --total 480" >&2; exit 2
+fi
+total="${total:-480}"
+# Steps 3-4 and the facts take about two minutes; verify gets the rest of the total.
+window="${window:-$(( total > 120 ? total - 120 : 0 ))}"
+if (( window + 20 > total )); then
+    echo "window.sh: --window $window does not fit --total $total (verify may run 20 s past its window)" >&2; exit 2
+fi
 if [[ -z "$bench" ]]; then
     for c in "$repo/target/release/bench" "$here/../../bench" "$(command -v bench || true)"; do
         [[ -n "$c" && -x "$c" ]] && { bench="$c"; break; }
@@ -60,6 +72,10 @@ summary="$out/summary.txt"
 : >"$summary"
 failed=0
 started=$(date +%s)
+# left: seconds of --total still unspent.
+left() { echo $(( started + total - $(date +%s) )); }
+# cap MAX KEEP: a step's time limit, at most MAX and leaving KEEP seconds for what follows.
+cap() { local l=$(( $(left) - $2 )); l=$(( l < $1 ? l : $1 )); echo $(( l < 1 ? 1 : l )); }
 
 # step NAME LOG COMMAND...: runs it with its output in LOG, records status and seconds.
 step() {
@@ -106,6 +122,7 @@ facts() {
 
 step "1 environment" "$out/env.txt" facts
 step "2 verify --window" "$out/verify.log" \
+    timeout --kill-after 5 "$(cap $(( window + 20 )) 0)" \
     bash "$here/verify.sh" --window "$window" --bench "$bench" --out "$out/verify"
 
 find_tool() {  # on PATH, else the toolkit's usual places
@@ -117,24 +134,28 @@ find_tool() {  # on PATH, else the toolkit's usual places
     return 1
 }
 quick=(--budget 0.01 --warmup 0 --min-samples 2 --max-samples 2)
-if ncu="$(find_tool ncu)"; then
-    step "3 ncu attention" "$out/ncu.log" timeout 150 "$ncu" --clock-control none \
+if ! ncu="$(find_tool ncu)"; then
+    missing "3 ncu attention" "ncu (Nsight Compute) not found on PATH or under /usr/local/cuda"
+elif (( $(cap 150 60) < 20 )); then
+    missing "3 ncu attention" "no time left in --total ${total}s ($(left) s left, 60 s kept for memcheck)"
+else
+    step "3 ncu attention" "$out/ncu.log" timeout --kill-after 5 "$(cap 150 60)" "$ncu" --clock-control none \
         --kernel-name regex:flash_fwd --launch-count 1 --set full -f -o "$out/ncu-attention" \
         "$bench" run --backend cuda --workload attention --dtype bf16 --param s=4096 \
         --param d=128 --param causal=1 "${quick[@]}" --out "$out/ncu-run"
-else
-    missing "3 ncu attention" "ncu (Nsight Compute) not found on PATH or under /usr/local/cuda"
 fi
-if san="$(find_tool compute-sanitizer)"; then
-    step "4 memcheck quick" "$out/memcheck.log" timeout 200 "$san" --tool memcheck \
+if ! san="$(find_tool compute-sanitizer)"; then
+    missing "4 memcheck quick" "compute-sanitizer not found on PATH or under /usr/local/cuda"
+elif (( $(cap 200 5) < 20 )); then
+    missing "4 memcheck quick" "no time left in --total ${total}s ($(left) s left)"
+else
+    step "4 memcheck quick" "$out/memcheck.log" timeout --kill-after 5 "$(cap 200 5)" "$san" --tool memcheck \
         --error-exitcode 3 "$bench" run --backend cuda --suite quick "${quick[@]}" \
         --out "$out/memcheck-run"
-else
-    missing "4 memcheck quick" "compute-sanitizer not found on PATH or under /usr/local/cuda"
 fi
 
 {
-    echo "total: $(( $(date +%s) - started ))s; window for verify: ${window}s"
+    echo "total: $(( $(date +%s) - started ))s of --total ${total}s; window for verify: ${window}s"
     echo "--- verify's comparison (verify/compare.txt)"
     cat "$out/verify/compare.txt" 2>/dev/null || echo "(none: see verify.log)"
     echo "--- verify's failures"
