@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
-use kernels::Point;
+use kernels::{DType, Point, WorkloadKind};
 
 use crate::suite::{plan, PlanError, Selection, Suite};
 
@@ -15,7 +15,7 @@ use crate::suite::{plan, PlanError, Selection, Suite};
 #[command(
     name = "bench",
     version,
-    about = "Measures matmul, attention and training steps on cpu/cuda/neuron, checks every output against an f64 reference, and records results for pricing",
+    about = "Measures matmul, attention, training steps and inference (prefill, decode) on cpu/cuda/neuron, checks every output against an f64 reference, and records results for pricing",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -141,15 +141,22 @@ pub struct SelectArgs {
     /// Suite: quick, standard or full.
     #[arg(long, default_value = "quick", value_name = "SUITE")]
     pub suite: String,
-    /// Only these workloads (repeatable or comma-separated): matmul, attention, train-mlp, train-gpt.
-    #[arg(long, value_name = "NAME")]
+    // help from kernels' lists, so a new workload or dtype shows up here
+    #[arg(long, value_name = "NAME", help = only_these("workloads", WorkloadKind::ALL.map(WorkloadKind::name)))]
     pub workload: Vec<String>,
-    /// Only these dtypes (repeatable or comma-separated): f32, tf32, bf16, f16, fp8_e4m3.
-    #[arg(long, value_name = "DTYPE")]
+    #[arg(long, value_name = "DTYPE", help = only_these("dtypes", DType::ALL.map(DType::name)))]
     pub dtype: Vec<String>,
     /// Override a parameter's values, e.g. --param m=2048 --param k=1024,4096 (repeatable).
     #[arg(long, value_name = "KEY=V[,V..]")]
     pub param: Vec<String>,
+}
+
+/// `--workload`/`--dtype` help: "Only these NOUN (repeatable or comma-separated): a, b, …".
+fn only_these<const N: usize>(noun: &str, names: [&str; N]) -> String {
+    format!(
+        "Only these {noun} (repeatable or comma-separated): {}",
+        names.join(", ")
+    )
 }
 
 impl SelectArgs {

@@ -334,3 +334,26 @@ fn wrong_or_nan_outputs_fail_their_points_exit_1_and_are_never_timed() {
         }
     }
 }
+
+#[test]
+fn run_and_plan_help_list_every_workload_and_dtype() {
+    for sub in ["run", "plan"] {
+        let o = run(&[sub, "--help"]);
+        assert!(o.status.success(), "{sub} --help: {}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let line = |flag: &str| -> String {
+            let at = out
+                .find(flag)
+                .unwrap_or_else(|| panic!("{sub} --help lacks {flag}"));
+            out[at..].lines().next().unwrap().to_string()
+        };
+        let workloads = line("--workload <NAME>");
+        for k in kernels::WorkloadKind::ALL {
+            assert!(workloads.contains(k.name()), "{sub}: {workloads}");
+        }
+        let dtypes = line("--dtype <DTYPE>");
+        for d in kernels::DType::ALL {
+            assert!(dtypes.contains(d.name()), "{sub}: {dtypes}");
+        }
+    }
+}
