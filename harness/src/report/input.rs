@@ -154,3 +154,17 @@ pub fn check_devices(runs: &[LoadedRun], prices: &PriceTable) -> Result<(), Inpu
     }
     Ok(())
 }
+
+/// A run from `harness/tests/fixtures/NAME/run.json`, for the report's unit tests.
+#[cfg(test)]
+pub(crate) fn fixture(name: &str) -> LoadedRun {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .join("run.json");
+    LoadedRun {
+        name: name.into(),
+        run: crate::schema::read_run(&path).unwrap(),
+        path,
+    }
+}

@@ -1115,19 +1115,8 @@ fn datasheet(prices: &PriceTable, devices: &DeviceTable) -> Vec<DatasheetRow> {
 mod tests {
     use super::super::verdict::verdict;
     use super::*;
-    use std::path::Path;
 
-    fn fixture(name: &str) -> LoadedRun {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name)
-            .join("run.json");
-        LoadedRun {
-            name: name.into(),
-            run: crate::schema::read_run(&path).unwrap(),
-            path,
-        }
-    }
+    use crate::report::input::fixture;
 
     fn opts() -> Options {
         Options::default()

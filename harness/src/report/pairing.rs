@@ -120,19 +120,8 @@ pub fn pair(baseline: &LoadedRun, challenger: &LoadedRun) -> Pairing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
-    fn fixture(name: &str) -> LoadedRun {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name)
-            .join("run.json");
-        LoadedRun {
-            name: name.into(),
-            run: crate::schema::read_run(&path).unwrap(),
-            path,
-        }
-    }
+    use crate::report::input::fixture;
 
     #[test]
     fn selectors_match_kind_instance_or_name() {

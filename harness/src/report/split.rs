@@ -51,19 +51,8 @@ mod tests {
     use super::super::model::{build, Options};
     use super::super::prices::PriceTable;
     use super::*;
-    use std::path::Path;
 
-    fn fixture(name: &str) -> LoadedRun {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name)
-            .join("run.json");
-        LoadedRun {
-            name: name.into(),
-            run: crate::schema::read_run(&path).unwrap(),
-            path,
-        }
-    }
+    use crate::report::input::fixture;
 
     #[test]
     fn an_nki_record_beside_bench_s_is_a_run_of_its_own_and_wins_where_faster() {

@@ -12,7 +12,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::ratio_size::marker;
-use super::{render, run_colour, tick_label, DrawResult, Outcome, FONT};
+use super::{render, run_colour, span, tick_label, DrawResult, Outcome, FONT};
 use crate::report::metrics::PointMetrics;
 use crate::report::model::Report;
 
@@ -116,11 +116,6 @@ fn prepare(rep: &Report) -> Option<Data> {
     (!panels.is_empty()).then(|| Data {
         panels: panels.into_iter().collect(),
     })
-}
-
-fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values.fold((f64::INFINITY, 0f64), |(a, b), v| (a.min(v), b.max(v)));
-    (lo / 2.0, hi * 2.0)
 }
 
 fn plot<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data) -> DrawResult

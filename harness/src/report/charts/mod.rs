@@ -40,6 +40,12 @@ pub fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
+/// A log axis range around `values`: half the smallest to twice the largest.
+pub fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values.fold((f64::INFINITY, 0f64), |(a, b), v| (a.min(v), b.max(v)));
+    (lo / 2.0, hi * 2.0)
+}
+
 /// The colour of a run, the same in every chart: its place among the report's real runs.
 pub fn run_colour(rep: &Report, run: usize) -> RGBColor {
     let k = rep.runs[..run].iter().filter(|r| !r.simulated).count();
