@@ -7,10 +7,12 @@
 //! position must end cleanly: exit 2, one line naming the call and the error (or, for the
 //! error-name lookups, the code), no panic, crash or hang, nothing written to `--out`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use backends::cuda::{REQUIRED_CUBLASLT_SYMBOLS, REQUIRED_DRIVER_SYMBOLS, REQUIRED_NVRTC_SYMBOLS};
 
@@ -138,40 +140,15 @@ struct Ran {
 
 fn run(dir: &Path, envs: &[(&str, &str)]) -> Result<Ran, String> {
     let out = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bench"))
-        .env_remove("RUST_BACKTRACE")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bench"));
+    cmd.env_remove("RUST_BACKTRACE")
         .env("LD_LIBRARY_PATH", dir)
         .envs(envs.iter().copied())
         .args(["--backend", "cuda", "--out"])
-        .arg(out.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut pipe, &mut s).ok();
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > Duration::from_secs(120) {
-            child.kill().ok();
-            child.wait().ok();
-            return Err("hang: still running after 120 s".into());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let err = reader.join().unwrap();
-    if status.code().is_none() {
-        return Err(format!("crash: ended by {status}: {err}"));
-    }
+        .arg(out.path());
+    let (code, err) = common::run_bounded(cmd, Duration::from_secs(120))?;
     Ok(Ran {
-        code: status.code(),
+        code: Some(code),
         injected: err.contains("stand-in libcuda: injected"),
         lines: err
             .lines()

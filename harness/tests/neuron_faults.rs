@@ -14,12 +14,12 @@
 //! `BENCH_FAULT_TABLE=<file>` (the table of positions × outcome, and one row per run).
 //! Every result is simulated.
 
+mod common;
 #[allow(dead_code)] // the helpers other nrt-sim tests use
 mod neuron_support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use harness::schema::{read_run, RunFile, Status};
@@ -103,37 +103,12 @@ fn run_once(
     limit: Duration,
 ) -> Result<(i32, String, Option<RunFile>), String> {
     let neffs = fx.path().join("neffs");
-    let mut child = bench(envs)
-        .args(["--backend", "neuron", "--neff-dir", neffs.to_str().unwrap()])
+    let mut cmd = bench(envs);
+    cmd.args(["--backend", "neuron", "--neff-dir", neffs.to_str().unwrap()])
         .args(["--out", out.to_str().unwrap()])
         .args(FIXED)
-        .args(&fx.selection)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut pipe, &mut s).ok();
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > limit {
-            child.kill().ok();
-            child.wait().ok();
-            return Err(format!("hang: still running after {limit:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let err = reader.join().unwrap();
-    let Some(code) = status.code() else {
-        return Err(format!("crash: ended by {status}: {err}"));
-    };
+        .args(&fx.selection);
+    let (code, err) = common::run_bounded(cmd, limit)?;
     let run = match std::fs::read_dir(out).ok().and_then(|mut d| d.next()) {
         Some(e) => {
             Some(read_run(&e.unwrap().path()).map_err(|e| format!("unreadable run.json: {e}"))?)
